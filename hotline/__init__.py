@@ -1,0 +1,35 @@
+"""The hotline platform: Twilio call flows, a secure report queue, and its reviewers."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+
+from flask import Flask
+
+from hotline.extensions import db, queues, runtime
+from hotline.settings import Settings, load_settings
+
+
+def create_app(settings: Settings | None = None, overrides: Mapping[str, object] | None = None) -> Flask:
+    """Build the app: settings, database, queues, flows, blueprints, commands."""
+    settings = settings or load_settings(overrides=overrides)
+    app = Flask(__name__, instance_path=str(Path(settings.instance_path).resolve()))
+    app.config["SECRET_KEY"] = settings.secret_key or secrets.token_hex(32)
+    app.config["MAX_CONTENT_LENGTH"] = 64 * 1024  # Twilio's webhooks are a few KB
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    runtime.init_app(app, settings)
+    db.init_app(app, settings.database_url)
+    queues.init_app(app, settings.redis_url, Path(app.instance_path))
+
+    from hotline.voice import bp as voice_bp
+
+    app.register_blueprint(voice_bp)
+
+    from hotline.cli import register_commands
+
+    register_commands(app)
+    return app

@@ -1,0 +1,293 @@
+"""Move a call through its flow: apply what the caller did, decide what they hear next.
+
+The engine is pure: it reads and changes a CallState and returns TwiML plus a list of
+effects (events, a recording, an answer) that the view writes to the database.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from twilio.twiml.voice_response import VoiceResponse
+
+from hotline.flows.loader import PASS_THROUGH
+from hotline.flows.model import Flow, Step
+from hotline.flows.twiml import (
+    Spoken,
+    Timing,
+    Transfer,
+    Urls,
+    render_goodbye,
+    render_input,
+    render_transfer,
+    render_whisper,
+    spoken,
+)
+
+TRANSFER = "transfer"  # CallState.mode while a <Dial> to the dispatchers is ringing
+DIGITS_OK = re.compile(r"^[0-9*#]{0,30}$")
+
+
+@dataclass
+class CallState:
+    """What the server remembers about a call between webhooks."""
+
+    step: str
+    turn: int = 0
+    language: str | None = None
+    retries: int = 0
+    mode: str = ""
+    phase: str = ""
+    return_step: str | None = None
+    pending: str = ""
+    tip_number: str = ""
+    answers: dict[str, str] = field(default_factory=dict)
+    flags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Effect:
+    """Something the view must record: an event on the report's timeline, or data."""
+
+    kind: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Outcome:
+    response: VoiceResponse
+    effects: list[Effect] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Context:
+    """Per-hotline facts the engine needs besides the flow."""
+
+    flow: Flow
+    urls: Urls
+    timing: Timing
+    transfer: Transfer | None
+    reprompts: int
+
+
+class Engine:
+    """Run one hotline's flow."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.flow = ctx.flow
+
+    # -- entering steps -------------------------------------------------------------------
+
+    def start(self, state: CallState) -> Outcome:
+        """Answer a new call."""
+        return Outcome(self.enter(state, self.flow.start), [Effect("call_started")])
+
+    def enter(self, state: CallState, step_id: str, prefix: list[Spoken] | None = None) -> VoiceResponse:
+        """Move to a step, speaking any say/goto steps on the way, and render it."""
+        lines = list(prefix or [])
+        step = self.flow.step(step_id)
+        while step.type in PASS_THROUGH:
+            if step.type == "say":
+                lines.append(spoken(self.flow, step.prompt, state.language))
+            step = self.flow.step(step.next or "")
+        state.step, state.retries, state.phase, state.pending = step.id, 0, "", ""
+        state.mode, state.return_step = "", None
+        if step.type == "transfer":
+            return self._transfer(state, step.next or self.flow.start, lines)
+        return self._render(state, step, lines)
+
+    def current(self, state: CallState) -> VoiceResponse:
+        """Render what the caller should be hearing now (for a repeated request)."""
+        if state.mode == TRANSFER:
+            return self._transfer(state, state.return_step or self.flow.start, [], bump=False)
+        if state.mode == "ended":
+            response = VoiceResponse()
+            response.hangup()
+            return response
+        return self._render(state, self.flow.step(state.step), [], bump=False)
+
+    def _render(self, state: CallState, step: Step, prefix: list[Spoken], bump: bool = True) -> VoiceResponse:
+        if bump:
+            state.turn += 1
+        return render_input(
+            self.flow,
+            step,
+            language=state.language,
+            turn=state.turn,
+            urls=self.ctx.urls,
+            timing=self.ctx.timing,
+            prefix=prefix,
+            phase=state.phase or None,
+            tip_number=state.tip_number,
+            pending_digits=state.pending,
+        )
+
+    def _transfer(self, state: CallState, return_step: str, prefix: list[Spoken], bump: bool = True) -> VoiceResponse:
+        if self.ctx.transfer is None:
+            # No dispatcher group on this hotline: say so and carry on with the flow.
+            line = spoken(self.flow, self.flow.prompts["transfer_unavailable"], state.language)
+            return self.enter(state, return_step, [*prefix, line])
+        if bump:
+            state.turn += 1
+        state.mode, state.return_step = TRANSFER, return_step
+        return render_transfer(
+            self.flow,
+            language=state.language,
+            turn=state.turn,
+            urls=self.ctx.urls,
+            transfer=self.ctx.transfer,
+            prefix=prefix,
+        )
+
+    # -- handling input -------------------------------------------------------------------
+
+    def handle_input(self, state: CallState, params: dict[str, str]) -> Outcome:
+        """Apply a <Gather>/<Record> action or a fall-through <Redirect> for the current turn."""
+        if state.mode:
+            return Outcome(self.current(state))
+        step = self.flow.step(state.step)
+        digits = params.get("Digits")
+        if digits is not None and not DIGITS_OK.match(digits) and digits != "hangup":
+            digits = "?"  # absurd input is treated as an invalid key, never trusted
+        if step.type == "record":
+            return self._record(state, step, params, digits)
+        if digits == "hangup":
+            return Outcome(VoiceResponse())
+        wants_dispatcher = (
+            digits is not None and digits == self.flow.dispatcher_key and state.phase != "confirm"
+        )
+        if wants_dispatcher and step.type != "hangup":
+            effects = [Effect("dispatcher_requested", {"step": step.id})]
+            return Outcome(self._transfer(state, step.id, []), effects)
+        if step.type in ("language", "menu"):
+            return self._menu(state, step, digits)
+        if step.type == "digits":
+            return self._digits(state, step, digits, params.get("FinishedOnKey") == "#")
+        if step.type == "tip_number":
+            if digits == "1":
+                return Outcome(self._render(state, step, []))
+            return Outcome(self.enter(state, step.next or ""))
+        # A hangup step has already hung up; anything arriving for it is late.
+        return Outcome(self.current(state))
+
+    def _retry(self, state: CallState, step: Step, silent: bool) -> tuple[bool, list[Spoken]]:
+        """Count a failed attempt; return whether to re-prompt and what to say first."""
+        state.retries += 1
+        if state.retries > self.ctx.reprompts:
+            return False, []
+        name = "no_input" if silent else "invalid"
+        return True, [spoken(self.flow, self.flow.prompts[name], state.language)]
+
+    def _menu(self, state: CallState, step: Step, digits: str | None) -> Outcome:
+        option = step.option(digits) if digits else None
+        effects: list[Effect] = []
+        if option is None:
+            again, prefix = self._retry(state, step, silent=not digits)
+            if again:
+                return Outcome(self._render(state, step, prefix))
+            option = step.option(step.default or "")
+            assert option is not None  # the loader guarantees the default is an option
+            effects.append(Effect("default_choice", {"step": step.id, "key": option.key}))
+        if step.type == "language":
+            state.language = option.value
+        else:
+            state.answers[step.key or step.id] = option.value
+            for name, value in option.sets.items():
+                state.flags[name] = value
+        effects.append(Effect("keypad", {"step": step.id, "value": option.value}))
+        return Outcome(self.enter(state, option.next), effects)
+
+    def _digits(self, state: CallState, step: Step, digits: str | None, by_pound: bool) -> Outcome:
+        if state.phase == "confirm":
+            if digits == "1":
+                return self._accept(state, step, state.pending)
+            if digits == "2":
+                state.phase, state.pending = "", ""
+                return Outcome(self._render(state, step, []))
+            again, prefix = self._retry(state, step, silent=not digits)
+            if again:
+                return Outcome(self._render(state, step, prefix))
+            # Nobody confirmed or denied: keep what was typed, marked as unconfirmed.
+            return self._accept(state, step, state.pending, confirmed=False)
+        entered = (digits or "").rstrip("#")
+        if not entered and (by_pound or digits == "#"):
+            # Pound alone: the caller doesn't know the number or wants no PIN.
+            return Outcome(self.enter(state, step.skip or step.next or ""), [Effect("skipped", {"step": step.id})])
+        if not entered or not entered.isdigit() or not step.min_digits <= len(entered) <= step.max_digits:
+            again, prefix = self._retry(state, step, silent=not entered)
+            if again:
+                return Outcome(self._render(state, step, prefix))
+            return Outcome(self.enter(state, step.skip or step.next or ""), [Effect("skipped", {"step": step.id})])
+        if step.secret:
+            return self._secret(state, step, entered)
+        if step.confirm:
+            state.phase, state.pending, state.retries = "confirm", entered, 0
+            return Outcome(self._render(state, step, []))
+        return self._accept(state, step, entered)
+
+    def _secret(self, state: CallState, step: Step, entered: str) -> Outcome:
+        """Take a PIN twice instead of reading it aloud; only its hash is ever kept."""
+        from hotline.security.pins import hash_pin, pin_matches
+
+        if state.phase != "confirm_secret":
+            state.phase, state.pending, state.retries = "confirm_secret", hash_pin(entered), 0
+            return Outcome(self._render(state, step, []))
+        if pin_matches(state.pending, entered):
+            effect = Effect("secret", {"key": step.key or step.id, "hash": state.pending})
+            return Outcome(self.enter(state, step.next or ""), [effect])
+        state.phase, state.pending = "", ""
+        line = spoken(self.flow, self.flow.prompts["secret_mismatch"], state.language)
+        return Outcome(self._render(state, step, [line]))
+
+    def _accept(self, state: CallState, step: Step, value: str, confirmed: bool = True) -> Outcome:
+        state.answers[step.key or step.id] = value
+        detail: dict[str, Any] = {"step": step.id}
+        if not confirmed:
+            state.answers[f"{step.key or step.id}_unconfirmed"] = "true"
+            detail["unconfirmed"] = True
+        return Outcome(self.enter(state, step.next or ""), [Effect("keypad", detail)])
+
+    def _record(self, state: CallState, step: Step, params: dict[str, str], digits: str | None) -> Outcome:
+        sid = params.get("RecordingSid")
+        if sid:
+            effects = [Effect("recording", {"step": step.id, "key": step.key or step.id})]
+            if digits == "hangup":
+                return Outcome(VoiceResponse(), effects)
+            if digits is not None and digits == self.flow.dispatcher_key:
+                # Keep what was said so far; after the transfer the caller returns here.
+                effects.append(Effect("dispatcher_requested", {"step": step.id}))
+                return Outcome(self._transfer(state, step.id, []), effects)
+            return Outcome(self.enter(state, step.next or ""), effects)
+        if digits is None or digits == "#":
+            # '#' during the prompt, or an empty recording: the caller skipped this question.
+            return Outcome(self.enter(state, step.next or ""), [Effect("skipped", {"step": step.id})])
+        if digits == "hangup":
+            return Outcome(VoiceResponse())
+        if digits == self.flow.dispatcher_key:
+            effects = [Effect("dispatcher_requested", {"step": step.id})]
+            return Outcome(self._transfer(state, step.id, []), effects)
+        # Another key during the prompt: ask the question again (then move on).
+        again, prefix = self._retry(state, step, silent=False)
+        if again:
+            return Outcome(self._render(state, step, prefix))
+        return Outcome(self.enter(state, step.next or ""), [Effect("skipped", {"step": step.id})])
+
+    def handle_dial(self, state: CallState, status: str) -> Outcome:
+        """Branch on DialCallStatus once the dispatchers' phones stop ringing."""
+        if state.mode != TRANSFER:
+            return Outcome(self.current(state))
+        if status in ("completed", "answered"):
+            state.mode = "ended"
+            effect = Effect("transfer_completed", {"status": status})
+            line = spoken(self.flow, self.flow.prompts["transfer_completed"], state.language)
+            return Outcome(render_goodbye(self.flow, state.language, [line]), [effect])
+        effect = Effect("transfer_failed", {"status": status or "unknown"})
+        line = spoken(self.flow, self.flow.prompts["transfer_unavailable"], state.language)
+        return Outcome(self.enter(state, state.return_step or self.flow.start, [line]), [effect])
+
+    def whisper(self, hotline_name: str) -> VoiceResponse:
+        """Render the dispatcher's private announcement."""
+        return render_whisper(self.flow, self.ctx.urls, hotline_name)

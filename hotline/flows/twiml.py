@@ -1,0 +1,239 @@
+"""Render TwiML for a flow step: a pure function of the step, the call state and the URLs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
+
+from hotline.flows.model import Flow, Prompt, Step, Voice
+
+
+@dataclass(frozen=True)
+class Spoken:
+    """One sentence to speak, already resolved to a language."""
+
+    text: str
+    voice: Voice
+
+
+@dataclass(frozen=True)
+class Urls:
+    """Absolute URLs the TwiML points Twilio at."""
+
+    base: str
+    hotline_id: str
+
+    def input(self, turn: int) -> str:
+        return f"{self.base}/voice/input/{turn}"
+
+    def dial(self, turn: int) -> str:
+        return f"{self.base}/voice/dial/{turn}"
+
+    def recording(self, step_id: str) -> str:
+        return f"{self.base}/voice/recording/{self.hotline_id}/{step_id}"
+
+    def whisper(self) -> str:
+        return f"{self.base}/voice/whisper/{self.hotline_id}"
+
+    def whisper_answer(self) -> str:
+        return f"{self.base}/voice/whisper/{self.hotline_id}/answer"
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Timeouts and limits from config."""
+
+    gather_timeout: int = 6
+    record_max_seconds: int = 180
+    record_silence_timeout: int = 6
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """Who to ring when the caller asks for a dispatcher."""
+
+    caller_id: str
+    numbers: tuple[str, ...]
+    timeout: int
+
+
+def spoken(flow: Flow, prompt: Prompt, language: str | None, **values: str) -> Spoken:
+    """Pick a prompt's text in the caller's language and fill in its placeholders."""
+    voice = flow.voice(language)
+    text = prompt.get(voice.code) or prompt[flow.default_language]
+    return Spoken(text.format(**values) if values else text, voice)
+
+
+def say_digits(digits: str) -> str:
+    """Spell digits one by one so text-to-speech never reads them as a large number."""
+    names = {"*": "star", "#": "pound"}
+    return ", ".join(names.get(d, d) for d in digits)
+
+
+def _say(target: VoiceResponse | Gather, line: Spoken) -> None:
+    target.say(line.text, voice=line.voice.voice, language=line.voice.language)
+
+
+def _gather(
+    response: VoiceResponse,
+    action: str,
+    lines: Sequence[Spoken],
+    *,
+    num_digits: int,
+    timeout: int,
+    finish_on_key: str,
+    on_empty: bool = False,
+) -> None:
+    gather = response.gather(
+        input="dtmf",
+        action=action,
+        method="POST",
+        num_digits=num_digits,
+        timeout=timeout,
+        finish_on_key=finish_on_key,
+        # For digit entry, '#' alone means "I don't know / skip": Twilio must tell us.
+        action_on_empty_result=on_empty,
+    )
+    for line in lines:
+        _say(gather, line)
+    # Silence falls through a <Gather>: come back to us rather than end the call.
+    response.redirect(action, method="POST")
+
+
+def menu_lines(flow: Flow, step: Step, language: str | None) -> list[Spoken]:
+    """Say a menu's prompt and then, for menus built from config, each choice."""
+    lines = [spoken(flow, step.prompt, language)]
+    voice = flow.voice(language)
+    for option in step.options:
+        if not option.label:
+            continue
+        label = option.label.get(voice.code) or option.label[flow.default_language]
+        if option.named:
+            lines.append(spoken(flow, step.option_prompt, language, name=label, key=option.key))
+        else:
+            lines.append(Spoken(label, voice))
+    return lines
+
+
+def render_input(
+    flow: Flow,
+    step: Step,
+    *,
+    language: str | None,
+    turn: int,
+    urls: Urls,
+    timing: Timing,
+    prefix: Sequence[Spoken] = (),
+    phase: str | None = None,
+    tip_number: str = "",
+    pending_digits: str = "",
+) -> VoiceResponse:
+    """Render a step that waits for the caller (every type but say, goto and transfer)."""
+    response = VoiceResponse()
+    action = urls.input(turn)
+    lines = list(prefix)
+    if step.type == "language":
+        # The caller has not chosen yet: each language's sentence is spoken in its own voice.
+        lines += [Spoken(step.prompt[v.code], v) for v in flow.languages]
+        _gather(response, action, lines, num_digits=1, timeout=timing.gather_timeout, finish_on_key="")
+    elif step.type == "menu":
+        lines += menu_lines(flow, step, language)
+        _gather(response, action, lines, num_digits=1, timeout=timing.gather_timeout, finish_on_key="")
+    elif step.type == "record":
+        lines.append(spoken(flow, step.prompt, language))
+        # The prompt sits in a one-key <Gather> so '#' (skip) and '0' work before the beep;
+        # with no key it falls through to <Record>, which is the point.
+        gather = response.gather(
+            input="dtmf", action=action, method="POST", num_digits=1, timeout=1, finish_on_key=""
+        )
+        for line in lines:
+            _say(gather, line)
+        finish = "#" + (flow.dispatcher_key or "")
+        response.record(
+            action=action,
+            method="POST",
+            finish_on_key=finish,
+            max_length=timing.record_max_seconds,
+            timeout=timing.record_silence_timeout,
+            play_beep=True,
+            recording_status_callback=urls.recording(step.id),
+            recording_status_callback_method="POST",
+            recording_status_callback_event="completed absent",
+        )
+        # An empty recording skips the action: treat it as a skipped question.
+        response.redirect(action, method="POST")
+    elif step.type == "digits" and phase == "confirm":
+        lines.append(spoken(flow, step.confirm_prompt, language, digits=say_digits(pending_digits)))
+        _gather(response, action, lines, num_digits=1, timeout=timing.gather_timeout, finish_on_key="")
+    elif step.type == "digits":
+        text = flow.prompts["confirm_secret"] if phase == "confirm_secret" else step.prompt
+        lines.append(spoken(flow, text, language))
+        _gather(
+            response, action, lines,
+            num_digits=step.max_digits, timeout=timing.gather_timeout, finish_on_key="#",
+            on_empty=True,
+        )
+    elif step.type == "tip_number":
+        lines.append(spoken(flow, step.prompt, language, tip=say_digits(tip_number)))
+        _gather(response, action, lines, num_digits=1, timeout=3, finish_on_key="")
+    elif step.type == "hangup":
+        for line in lines:
+            _say(response, line)
+        if step.prompt:
+            _say(response, spoken(flow, step.prompt, language))
+        response.hangup()
+    else:  # pragma: no cover - the loader only lets known types through
+        raise ValueError(f"step type {step.type} does not wait for input")
+    return response
+
+
+def render_transfer(
+    flow: Flow,
+    *,
+    language: str | None,
+    turn: int,
+    urls: Urls,
+    transfer: Transfer,
+    prefix: Sequence[Spoken] = (),
+) -> VoiceResponse:
+    """Ring every dispatcher at once; the <Dial> action tells us how it went."""
+    response = VoiceResponse()
+    for line in [*prefix, spoken(flow, flow.prompts["transfer_connecting"], language)]:
+        _say(response, line)
+    # callerId is the hotline's own number: a dispatcher's phone must not show the caller's.
+    dial = Dial(
+        action=urls.dial(turn),
+        method="POST",
+        timeout=transfer.timeout,
+        caller_id=transfer.caller_id,
+        answer_on_bridge=True,
+    )
+    for number in transfer.numbers:
+        dial.number(number, url=urls.whisper(), method="POST")
+    response.append(dial)
+    return response
+
+
+def render_whisper(flow: Flow, urls: Urls, hotline_name: str) -> VoiceResponse:
+    """Tell the dispatcher which hotline is calling, never who; ask them to press 1."""
+    response = VoiceResponse()
+    line = spoken(flow, flow.prompts["whisper"], None, hotline=hotline_name)
+    gather = response.gather(
+        input="dtmf", action=urls.whisper_answer(), method="POST", num_digits=1, timeout=8,
+        finish_on_key="",
+    )
+    _say(gather, line)
+    _say(response, spoken(flow, flow.prompts["whisper_timeout"], None))
+    response.hangup()
+    return response
+
+
+def render_goodbye(flow: Flow, language: str | None, lines: Sequence[Spoken]) -> VoiceResponse:
+    """Say the last words and hang up."""
+    response = VoiceResponse()
+    for line in [*lines, spoken(flow, flow.prompts["goodbye"], language)]:
+        _say(response, line)
+    response.hangup()
+    return response

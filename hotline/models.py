@@ -1,0 +1,106 @@
+"""Database tables (SQLAlchemy 2.0 typed ORM)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[str]: JSON}
+
+
+class Report(Base):
+    """One tip: everything a caller left in one call. Never holds caller identity."""
+
+    __tablename__ = "reports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hotline_id: Mapped[str] = mapped_column(String(64), index=True)
+    tip_number: Mapped[str] = mapped_column(String(16), unique=True)
+    pin_hash: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    status: Mapped[str] = mapped_column(String(32), default="in_call")
+    urgency: Mapped[str] = mapped_column(String(16), default="normal")
+    categories: Mapped[list[str]] = mapped_column(default=list)
+    language: Mapped[str | None] = mapped_column(String(8))
+    keypad: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    call_ended_at: Mapped[datetime | None]
+
+    recordings: Mapped[list[Recording]] = relationship(
+        back_populates="report", order_by="Recording.id", lazy="raise"
+    )
+    events: Mapped[list[Event]] = relationship(order_by="Event.id", lazy="raise")
+
+    @property
+    def reference(self) -> str:
+        """The reference staff use, e.g. R-2026-00042."""
+        return f"R-{self.created_at:%Y}-{self.id:05d}"
+
+
+class Call(Base):
+    """Live state of a call between webhooks, keyed by Twilio's CallSid."""
+
+    __tablename__ = "calls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"), index=True)
+    hotline_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(32), default="in-progress")
+    step: Mapped[str] = mapped_column(String(64))
+    turn: Mapped[int] = mapped_column(default=0)
+    language: Mapped[str | None] = mapped_column(String(8))
+    retries: Mapped[int] = mapped_column(default=0)
+    mode: Mapped[str] = mapped_column(String(16), default="")
+    phase: Mapped[str] = mapped_column(String(16), default="")
+    return_step: Mapped[str | None] = mapped_column(String(64))
+    # A digit entry awaiting confirmation, or a PIN's hash awaiting re-entry; cleared after.
+    pending: Mapped[str] = mapped_column(String(200), default="")
+    flags: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None]
+    duration: Mapped[int | None]
+
+    report: Mapped[Report] = relationship(lazy="joined", innerjoin=True)
+
+
+class Recording(Base):
+    """One recorded answer to one question."""
+
+    __tablename__ = "recordings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recording_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"), index=True)
+    question: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="in-progress")
+    duration: Mapped[int | None]
+    media_url: Mapped[str | None] = mapped_column(String(500))
+    error_code: Mapped[str | None] = mapped_column(String(16))
+    # Pipeline progress: pending -> queued -> stored (then transcribed...); dead after retries.
+    fetch_state: Mapped[str] = mapped_column(String(16), default="waiting")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    report: Mapped[Report] = relationship(back_populates="recordings", lazy="raise")
+
+
+class Event(Base):
+    """A line on a report's timeline."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_report_at", "report_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    kind: Mapped[str] = mapped_column(String(48))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -1,0 +1,71 @@
+"""Redis connection and RQ queues; jobs are enqueued only after their rows are committed."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import redis
+from flask import Flask
+from rq import Queue, Retry
+from rq.job import JobStatus
+
+from hotline.embedded_redis import ensure_embedded_redis
+
+log = logging.getLogger(__name__)
+
+QUEUE_NAMES = ("critical", "recordings", "default")
+_LIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
+
+
+class Queues:
+    """Flask extension owning the Redis connection and the named queues."""
+
+    def __init__(self) -> None:
+        self._redis: redis.Redis | None = None
+        self._configured = ""
+        self._data_dir = Path("instance")
+
+    def init_app(self, app: Flask, url: str, data_dir: Path) -> None:
+        self._configured, self._data_dir, self._redis = url, data_dir, None
+
+    @property
+    def url(self) -> str:
+        """The Redis URL, starting the embedded server on first use if configured so."""
+        if self._configured == "embedded":
+            return ensure_embedded_redis(self._data_dir / "redis")
+        return self._configured
+
+    @property
+    def redis(self) -> redis.Redis:
+        if self._redis is None:
+            if not self._configured:
+                raise RuntimeError("queues are not initialised; call init_app first")
+            # A blocking pool waits for a free connection instead of failing under load.
+            pool = redis.BlockingConnectionPool.from_url(
+                self.url, max_connections=50, timeout=5, socket_timeout=5, socket_connect_timeout=2
+            )
+            self._redis = redis.Redis(connection_pool=pool)
+        return self._redis
+
+    def queue(self, name: str) -> Queue:
+        return Queue(name, connection=self.redis)
+
+    def enqueue_once(
+        self, queue: str, func: str, job_id: str, *args: object, retry: Retry | None = None
+    ) -> bool:
+        """Enqueue a job under a deterministic id unless that job is already waiting or running."""
+        q = self.queue(queue)
+        existing = q.fetch_job(job_id)
+        if existing is not None and existing.get_status(refresh=False) in _LIVE:
+            return False
+        q.enqueue(func, *args, job_id=job_id, retry=retry, failure_ttl=30 * 86400)
+        return True
+
+    def try_enqueue_once(self, queue: str, func: str, job_id: str, *args: object) -> bool:
+        """Enqueue, but never fail the caller if Redis is down: the reconciler catches up."""
+        try:
+            return self.enqueue_once(queue, func, job_id, *args, retry=Retry(max=5, interval=[5, 30, 120, 600, 1800]))
+        except (redis.RedisError, OSError):
+            log.warning("Redis unavailable; job %s left pending for the reconciler", job_id)
+            return False

@@ -1,0 +1,212 @@
+"""Typed settings: config.yaml (structure) plus environment variables (secrets and URLs)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+E164 = Annotated[str, Field(pattern=r"^\+[1-9][0-9]{6,14}$")]
+Slug = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+
+
+class SettingsError(Exception):
+    """Raised when the configuration is invalid; the message names the bad key."""
+
+
+class _Strict(BaseModel):
+    # Unknown keys are almost always typos in a hand-edited YAML file: reject them.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DispatcherGroup(_Strict):
+    name: str
+    numbers: list[E164] = Field(min_length=1)
+    timeout: int = Field(default=20, ge=5, le=60)
+    on_call: E164 | None = None
+
+
+class Choice(_Strict):
+    """One keypad choice offered by a hotline menu built from config (a district, a facility)."""
+
+    key: Annotated[str, Field(pattern=r"^[1-9]$")]
+    id: Slug
+    name: dict[str, str] = Field(min_length=1)
+
+
+class Hotline(_Strict):
+    id: Slug
+    number: E164
+    name: dict[str, str] = Field(min_length=1)
+    flow: str
+    anonymous: bool = True
+    dispatcher_group: Slug | None = None
+    choices: dict[Slug, list[Choice]] = Field(default_factory=dict)
+
+    @field_validator("choices")
+    @classmethod
+    def _unique_keys(cls, value: dict[str, list[Choice]]) -> dict[str, list[Choice]]:
+        for name, options in value.items():
+            keys = [c.key for c in options]
+            if len(keys) != len(set(keys)):
+                raise ValueError(f"choices.{name} uses a key twice")
+        return value
+
+
+class Contact(_Strict):
+    name: str
+    email: str | None = None
+    sms: E164 | None = None
+    webhook: str | None = None
+
+
+class Agency(_Strict):
+    id: Slug
+    name: str
+    kind: Literal["school_district", "police", "prea_unit", "outside_agency", "dispatch", "other"]
+    contacts: list[Contact] = Field(default_factory=list)
+
+
+class RoutingRule(_Strict):
+    """Send a report to agencies when every given condition matches."""
+
+    hotline: Slug
+    agencies: list[Slug] = Field(min_length=1)
+    choice: dict[Slug, Slug] = Field(default_factory=dict)
+    category: list[Slug] = Field(default_factory=list)
+
+
+class VoiceSettings(_Strict):
+    reprompts: int = Field(default=2, ge=0, le=5)
+    gather_timeout: int = Field(default=6, ge=1, le=30)
+    record_max_seconds: int = Field(default=180, ge=10, le=3600)
+    record_silence_timeout: int = Field(default=6, ge=1, le=60)
+
+
+class Settings(_Strict):
+    """Everything the app needs, validated once at start-up."""
+
+    database_url: str = "sqlite:///instance/hotline.db"
+    redis_url: str = "embedded"
+    public_url: str = "http://127.0.0.1:5000"
+    twilio_account_sid: str = "AC00000000000000000000000000000000"
+    twilio_auth_token: str = ""
+    twilio_api_base_url: str = "https://api.twilio.com"
+    master_key: bytes = b""
+    storage_path: str = "instance/storage"
+    instance_path: str = "instance"
+    secret_key: str = ""
+    flows_dir: str = "ivr_flows"
+    voice: VoiceSettings = VoiceSettings()
+    dispatcher_groups: dict[Slug, DispatcherGroup] = Field(default_factory=dict)
+    hotlines: list[Hotline] = Field(min_length=1)
+    agencies: list[Agency] = Field(default_factory=list)
+    routing: list[RoutingRule] = Field(default_factory=list)
+
+    @field_validator("public_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/]+", value):
+            raise ValueError("must be an absolute http(s) URL")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Settings:
+        ids = [h.id for h in self.hotlines]
+        numbers = [h.number for h in self.hotlines]
+        if len(set(ids)) != len(ids):
+            raise ValueError("hotlines: two hotlines share an id")
+        if len(set(numbers)) != len(numbers):
+            raise ValueError("hotlines: two hotlines share a number")
+        agency_ids = {a.id for a in self.agencies}
+        for h in self.hotlines:
+            if h.dispatcher_group and h.dispatcher_group not in self.dispatcher_groups:
+                raise ValueError(
+                    f"hotlines.{h.id}.dispatcher_group: unknown group {h.dispatcher_group!r}"
+                )
+        for i, rule in enumerate(self.routing):
+            if rule.hotline not in ids:
+                raise ValueError(f"routing[{i}].hotline: unknown hotline {rule.hotline!r}")
+            for agency in rule.agencies:
+                if agency not in agency_ids:
+                    raise ValueError(f"routing[{i}].agencies: unknown agency {agency!r}")
+        return self
+
+    def hotline_by_number(self, number: str) -> Hotline | None:
+        """Return the hotline answering on this phone number."""
+        return next((h for h in self.hotlines if h.number == number), None)
+
+    def hotline(self, hotline_id: str) -> Hotline | None:
+        """Return the hotline with this id."""
+        return next((h for h in self.hotlines if h.id == hotline_id), None)
+
+
+# Environment variables override the file; secrets only ever come from here.
+ENV_KEYS = {
+    "DATABASE_URL": "database_url",
+    "REDIS_URL": "redis_url",
+    "HOTLINE_PUBLIC_URL": "public_url",
+    "TWILIO_ACCOUNT_SID": "twilio_account_sid",
+    "TWILIO_AUTH_TOKEN": "twilio_auth_token",
+    "TWILIO_API_BASE_URL": "twilio_api_base_url",
+    "HOTLINE_STORAGE_PATH": "storage_path",
+    "HOTLINE_INSTANCE_PATH": "instance_path",
+    "HOTLINE_SECRET_KEY": "secret_key",
+}
+
+
+def decode_master_key(value: str) -> bytes:
+    """Decode HOTLINE_MASTER_KEY (base64 of 32 bytes)."""
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise SettingsError("HOTLINE_MASTER_KEY is not valid base64") from exc
+    if len(raw) != 32:
+        raise SettingsError(f"HOTLINE_MASTER_KEY must decode to 32 bytes, not {len(raw)}")
+    return raw
+
+
+def _format_error(path: Path, exc: ValidationError) -> str:
+    lines = [f"{path}: invalid configuration"]
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        lines.append(f"  {where}: {err['msg']}")
+    return "\n".join(lines)
+
+
+def load_settings(
+    path: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, object] | None = None,
+) -> Settings:
+    """Read config.yaml and the environment into a validated Settings object."""
+    env = os.environ if environ is None else environ
+    config_path = Path(path or env.get("HOTLINE_CONFIG", "config.yaml"))
+    try:
+        raw = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError as exc:
+        raise SettingsError(f"{config_path}: configuration file not found") from exc
+    except yaml.YAMLError as exc:
+        raise SettingsError(f"{config_path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise SettingsError(f"{config_path}: the top level must be a mapping")
+    for env_name, key in ENV_KEYS.items():
+        if env.get(env_name):
+            raw[key] = env[env_name]
+    if env.get("HOTLINE_MASTER_KEY"):
+        raw["master_key"] = decode_master_key(env["HOTLINE_MASTER_KEY"])
+    raw.update(overrides or {})
+    flows_dir = Path(raw.get("flows_dir", "ivr_flows"))
+    if not flows_dir.is_absolute():
+        raw["flows_dir"] = str((config_path.parent / flows_dir).resolve())
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise SettingsError(_format_error(config_path, exc)) from exc

@@ -1,0 +1,136 @@
+"""Read and write call state and report data for the voice webhooks."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from hotline.flows.engine import CallState, Effect
+from hotline.models import Call, Event, Recording, Report, utcnow
+
+URGENCY_RANK = {"normal": 0, "high": 1, "critical": 2}
+TERMINAL_CALL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
+
+
+def new_tip_number() -> str:
+    """Return a random 8-digit tip number (not sequential, so it cannot be guessed)."""
+    return str(10_000_000 + secrets.randbelow(90_000_000))
+
+
+def find_call(session: Session, call_sid: str) -> Call | None:
+    return session.scalar(select(Call).where(Call.call_sid == call_sid))
+
+
+def create_call(session: Session, call_sid: str, hotline_id: str, start_step: str) -> Call:
+    """Create the report and the call row for a new call; tip numbers are retried on a clash."""
+    for _ in range(5):
+        report = Report(hotline_id=hotline_id, tip_number=new_tip_number(), keypad={}, categories=[])
+        call = Call(call_sid=call_sid, hotline_id=hotline_id, step=start_step, report=report, flags={})
+        session.add(call)
+        try:
+            session.flush()
+            return call
+        except IntegrityError:
+            session.rollback()
+            existing = find_call(session, call_sid)
+            if existing is not None:
+                return existing  # the same CallSid arrived twice at once
+    raise RuntimeError("could not allocate a unique tip number")
+
+
+def state_of(call: Call) -> CallState:
+    """Copy a call row into the engine's state object."""
+    report = call.report
+    return CallState(
+        step=call.step,
+        turn=call.turn,
+        language=call.language,
+        retries=call.retries,
+        mode=call.mode,
+        phase=call.phase,
+        return_step=call.return_step,
+        pending=call.pending,
+        tip_number=report.tip_number,
+        answers=dict(report.keypad),
+        flags=dict(call.flags),
+    )
+
+
+def save_state(call: Call, state: CallState) -> None:
+    """Copy the engine's state back onto the call and report rows."""
+    call.step, call.turn, call.retries = state.step, state.turn, state.retries
+    call.language, call.mode, call.phase = state.language, state.mode, state.phase
+    call.return_step, call.pending = state.return_step, state.pending
+    if state.flags != call.flags:
+        call.flags = dict(state.flags)
+    report = call.report
+    if state.language and report.language != state.language:
+        report.language = state.language
+    if state.answers != report.keypad:
+        report.keypad = dict(state.answers)
+    urgency = state.flags.get("urgency")
+    if urgency in URGENCY_RANK and URGENCY_RANK[urgency] > URGENCY_RANK.get(report.urgency, 0):
+        report.urgency = urgency
+    category = state.flags.get("category")
+    if category and category not in report.categories:
+        report.categories = [*report.categories, category]
+
+
+def add_event(session: Session, report_id: int, kind: str, detail: dict[str, Any] | None = None) -> None:
+    session.add(Event(report_id=report_id, kind=kind, detail=detail or {}))
+
+
+def apply_effects(session: Session, call: Call, effects: list[Effect], params: dict[str, str]) -> None:
+    """Write what the engine reported: timeline events, the PIN hash, recordings."""
+    for effect in effects:
+        if effect.kind == "secret":
+            call.report.pin_hash = effect.detail["hash"]
+            add_event(session, call.report_id, "pin_set", {"key": effect.detail["key"]})
+        elif effect.kind == "recording":
+            upsert_recording(session, call.report_id, effect.detail["key"], params)
+            add_event(session, call.report_id, "answer_recorded", {
+                "question": effect.detail["key"], "recording_sid": params.get("RecordingSid"),
+            })
+        else:
+            add_event(session, call.report_id, effect.kind, effect.detail)
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def upsert_recording(session: Session, report_id: int, question: str, params: dict[str, str]) -> Recording:
+    """Create or update a recording row from a <Record> action or a status callback."""
+    sid = params["RecordingSid"]
+    recording = session.scalar(select(Recording).where(Recording.recording_sid == sid))
+    if recording is None:
+        recording = Recording(recording_sid=sid, report_id=report_id, question=question)
+        session.add(recording)
+    duration = _int(params.get("RecordingDuration"))
+    if duration is not None and duration >= 0:
+        recording.duration = duration
+    if params.get("RecordingUrl"):
+        recording.media_url = params["RecordingUrl"][:500]
+    return recording
+
+
+def end_call(session: Session, call: Call, status: str, duration: str | None) -> bool:
+    """Mark a call finished; return False if it already was (a repeated callback)."""
+    if call.ended_at is not None:
+        return False
+    call.ended_at = utcnow()
+    call.status = status
+    call.duration = _int(duration)
+    report = call.report
+    report.call_ended_at = call.ended_at
+    if report.status == "in_call":
+        report.status = "new"
+    add_event(session, report.id, "call_ended", {"status": status, "duration": call.duration})
+    return True

