@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -65,6 +65,8 @@ class Call(Base):
     # A digit entry awaiting confirmation, or a PIN's hash awaiting re-entry; cleared after.
     pending: Mapped[str] = mapped_column(String(200), default="")
     flags: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The TwiML last sent: a retried request gets exactly the same answer again.
+    last_response: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None]
     duration: Mapped[int | None]

@@ -181,6 +181,19 @@ def _format_error(path: Path, exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
+def _fill_dev_secrets(raw: dict[str, object], config_path: Path) -> None:
+    """Generate development secrets under instance/ for whatever the environment left unset."""
+    from hotline.devsecrets import dev_secret
+
+    instance = Path(str(raw["instance_path"]))
+    if not raw.get("twilio_auth_token"):
+        raw["twilio_auth_token"] = dev_secret(instance, "TWILIO_AUTH_TOKEN")
+    if not raw.get("master_key"):
+        raw["master_key"] = decode_master_key(dev_secret(instance, "HOTLINE_MASTER_KEY"))
+    if not raw.get("secret_key"):
+        raw["secret_key"] = dev_secret(instance, "HOTLINE_SECRET_KEY")
+
+
 def load_settings(
     path: str | Path | None = None,
     environ: Mapping[str, str] | None = None,
@@ -203,9 +216,16 @@ def load_settings(
     if env.get("HOTLINE_MASTER_KEY"):
         raw["master_key"] = decode_master_key(env["HOTLINE_MASTER_KEY"])
     raw.update(overrides or {})
-    flows_dir = Path(raw.get("flows_dir", "ivr_flows"))
-    if not flows_dir.is_absolute():
-        raw["flows_dir"] = str((config_path.parent / flows_dir).resolve())
+    base = config_path.parent.resolve()
+    # Relative paths in the file are relative to the file, not to wherever we were started.
+    for key, default in (("flows_dir", "ivr_flows"), ("instance_path", "instance"),
+                         ("storage_path", "instance/storage")):
+        value = Path(str(raw.get(key, default)))
+        raw[key] = str(value if value.is_absolute() else base / value)
+    db_url = str(raw.get("database_url", "sqlite:///instance/hotline.db"))
+    if db_url.startswith("sqlite:///") and not db_url.startswith("sqlite:////") and ":memory:" not in db_url:
+        raw["database_url"] = f"sqlite:///{base / db_url[len('sqlite:///'):]}"
+    _fill_dev_secrets(raw, config_path)
     try:
         return Settings.model_validate(raw)
     except ValidationError as exc:

@@ -10,7 +10,9 @@ from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.exceptions import HTTPException
 
 from hotline.extensions import db, queues, runtime
-from hotline.flows.engine import Outcome
+from hotline.flows.engine import CallState, Outcome
+from hotline.hotlines import Line
+from hotline.models import Call
 from hotline.voice import calls
 from hotline.voice.privacy import scrub
 from hotline.voice.safety import not_in_service_twiml, salvage_twiml, thanks_twiml
@@ -78,24 +80,33 @@ def incoming() -> Response:
     session = db.session
     call = calls.find_call(session, sid)
     if call is not None:  # Twilio retried the first request
-        return twiml(line.engine.current(calls.state_of(call)))
+        return _replay(call, line)
     call = calls.create_call(session, sid, line.config.id, line.flow.start)
     if call.turn:  # created concurrently by a twin request
-        return twiml(line.engine.current(calls.state_of(call)))
+        return _replay(call, line)
     state = calls.state_of(call)
     outcome = line.engine.start(state)
     return _finish(call, state, outcome)
 
 
-def _finish(call, state, outcome: Outcome) -> Response:  # type: ignore[no-untyped-def]
+def _finish(call: Call, state: CallState, outcome: Outcome) -> Response:
+    xml = outcome.response.to_xml()
     calls.save_state(call, state)
+    call.last_response = xml
     calls.apply_effects(db.session, call, outcome.effects, g.params)
     db.session.commit()
-    return twiml(outcome.response)
+    return Response(xml, mimetype="text/xml")
 
 
-def _load(turn: int | None):  # type: ignore[no-untyped-def]
-    """Find the call and its line; None when this request is stale or unknown."""
+def _replay(call: Call, line: Line) -> Response:
+    """Answer a retried or out-of-order request with what we last said; change nothing."""
+    if call.last_response:
+        return Response(call.last_response, mimetype="text/xml")
+    return twiml(line.engine.current(calls.state_of(call)))
+
+
+def _load() -> tuple[Call, Line] | tuple[None, None]:
+    """Find the call and its hotline; (None, None) for an unknown call."""
     sid = _call_sid()
     call = calls.find_call(db.session, sid)
     if call is None:
@@ -109,28 +120,27 @@ def _load(turn: int | None):  # type: ignore[no-untyped-def]
 @bp.post("/input/<int:turn>")
 def caller_input(turn: int) -> Response:
     """Apply a key press, a recording or a fall-through for the current turn."""
-    call, line = _load(turn)
+    call, line = _load()
     if call is None:
         rt = runtime.get()
         hotline = rt.lines.by_number(g.params.get("To", ""))
         return twiml(salvage_twiml(rt.settings.public_url, hotline.config.id if hotline else None))
-    state = calls.state_of(call)
     if turn != call.turn:
-        # A retried or out-of-order request: answer with where the call is, change nothing.
-        # (A recording it carries is stored from its status callback, the source of truth.)
-        return twiml(line.engine.current(state))
+        # A recording such a request carries is stored from its status callback anyway.
+        return _replay(call, line)
+    state = calls.state_of(call)
     return _finish(call, state, line.engine.handle_input(state, g.params))
 
 
 @bp.post("/dial/<int:turn>")
 def dial_result(turn: int) -> Response:
     """Branch on DialCallStatus after a transfer to the dispatchers."""
-    call, line = _load(turn)
+    call, line = _load()
     if call is None:
         return twiml(thanks_twiml())
-    state = calls.state_of(call)
     if turn != call.turn:
-        return twiml(line.engine.current(state))
+        return _replay(call, line)
+    state = calls.state_of(call)
     status = g.params.get("DialCallStatus", "")
     return _finish(call, state, line.engine.handle_dial(state, status))
 

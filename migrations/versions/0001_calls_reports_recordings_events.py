@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 07:50:14.892906
+Create Date: 2026-11-22 07:53:43.521068
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ def upgrade() -> None:
     sa.Column('return_step', sa.String(length=64), nullable=True),
     sa.Column('pending', sa.String(length=200), nullable=False),
     sa.Column('flags', sa.JSON(), nullable=False),
+    sa.Column('last_response', sa.Text(), nullable=True),
     sa.Column('started_at', sa.DateTime(), nullable=False),
     sa.Column('ended_at', sa.DateTime(), nullable=True),
     sa.Column('duration', sa.Integer(), nullable=True),

@@ -17,6 +17,14 @@ def sid(prefix: str) -> str:
     return prefix + uuid.uuid4().hex
 
 
+def assert_no_dead_end(root: ET.Element) -> None:
+    """A <Gather> or <Record> must never be the last thing Twilio can run."""
+    tags = [child.tag for child in root]
+    for i, tag in enumerate(tags):
+        if tag in ("Gather", "Record"):
+            assert any(t in ("Redirect", "Hangup", "Record") for t in tags[i + 1:]), tags
+
+
 @dataclass
 class Doc:
     """A parsed TwiML response."""
@@ -67,6 +75,7 @@ class VoiceCall:
         assert response.mimetype == "text/xml"
         root = ET.fromstring(response.data)
         assert root.tag == "Response"
+        assert_no_dead_end(root)
         self.doc = Doc(root, response.status_code)
         return self.doc
 

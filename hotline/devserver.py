@@ -1,0 +1,72 @@
+"""`make run`: migrate, start the embedded Redis, a worker and the web app; stop them on Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+from hotline.cli.database import upgrade
+from hotline.embedded_redis import ensure_embedded_redis, stop_embedded_redis
+from hotline.settings import load_settings
+
+
+def main() -> int:
+    settings = load_settings()
+    instance = Path(settings.instance_path)
+    env = dict(os.environ)
+    embedded = settings.redis_url == "embedded"
+    if embedded:
+        env["REDIS_URL"] = ensure_embedded_redis(instance / "redis")
+    upgrade(settings.database_url)
+    bind = os.environ.get("HOTLINE_BIND") or urlparse(settings.public_url).netloc or "127.0.0.1:5000"
+    python = sys.executable
+    procs = [
+        subprocess.Popen([python, "-m", "flask", "--app", "app", "worker"], env=env),
+        subprocess.Popen(
+            [python, "-m", "gunicorn", "app:app", "--bind", bind, "--workers", "2",
+             "--worker-class", "gthread", "--threads", "8", "--access-logfile", "-"],
+            env=env,
+        ),
+    ]
+    print(
+        f"\nhotline is running: web on http://{bind}, one worker, Redis at {env.get('REDIS_URL', settings.redis_url)}\n"
+        f"Database: {settings.database_url}\n"
+        "Place a simulated call from another terminal:\n"
+        "    .venv/bin/flask --app app simulate safe_schools            (interactive)\n"
+        "    .venv/bin/flask --app app simulate prea --keys 1,1,1,1 --say 'someone hurt my friend'\n"
+        "Press Ctrl-C to stop.\n",
+        flush=True,
+    )
+    stopping = False
+
+    def stop(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while not stopping and all(p.poll() is None for p in procs):
+            time.sleep(0.5)
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if embedded:
+            stop_embedded_redis(instance / "redis")
+    failed = [p.args for p in procs if p.returncode not in (0, -signal.SIGTERM, None)]
+    return 1 if failed and not stopping else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
