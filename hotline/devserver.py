@@ -28,13 +28,28 @@ def main() -> int:
     procs = [
         subprocess.Popen([python, "-m", "flask", "--app", "app", "worker"], env=env),
         subprocess.Popen(
-            [python, "-m", "gunicorn", "app:app", "--bind", bind, "--workers", "2",
-             "--worker-class", "gthread", "--threads", "8", "--access-logfile", "-"],
+            [
+                python,
+                "-m",
+                "gunicorn",
+                "app:app",
+                "--bind",
+                bind,
+                "--workers",
+                "2",
+                "--worker-class",
+                "gthread",
+                "--threads",
+                "8",
+                "--access-logfile",
+                "-",
+            ],
             env=env,
         ),
     ]
     print(
-        f"\nhotline is running: web on http://{bind}, one worker, Redis at {env.get('REDIS_URL', settings.redis_url)}\n"
+        f"\nhotline is running: web on http://{bind}, one worker, "
+        f"Redis at {env.get('REDIS_URL', settings.redis_url)}\n"
         f"Database: {settings.database_url}\n"
         "Place a simulated call from another terminal:\n"
         "    .venv/bin/flask --app app simulate safe_schools            (interactive)\n"

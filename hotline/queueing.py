@@ -65,7 +65,9 @@ class Queues:
     def try_enqueue_once(self, queue: str, func: str, job_id: str, *args: object) -> bool:
         """Enqueue, but never fail the caller if Redis is down: the reconciler catches up."""
         try:
-            return self.enqueue_once(queue, func, job_id, *args, retry=Retry(max=5, interval=[5, 30, 120, 600, 1800]))
+            return self.enqueue_once(
+                queue, func, job_id, *args, retry=Retry(max=5, interval=[5, 30, 120, 600, 1800])
+            )
         except (redis.RedisError, OSError):
             log.warning("Redis unavailable; job %s left pending for the reconciler", job_id)
             return False

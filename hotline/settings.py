@@ -128,9 +128,7 @@ class Settings(_Strict):
         agency_ids = {a.id for a in self.agencies}
         for h in self.hotlines:
             if h.dispatcher_group and h.dispatcher_group not in self.dispatcher_groups:
-                raise ValueError(
-                    f"hotlines.{h.id}.dispatcher_group: unknown group {h.dispatcher_group!r}"
-                )
+                raise ValueError(f"hotlines.{h.id}.dispatcher_group: unknown group {h.dispatcher_group!r}")
         for i, rule in enumerate(self.routing):
             if rule.hotline not in ids:
                 raise ValueError(f"routing[{i}].hotline: unknown hotline {rule.hotline!r}")
@@ -218,13 +216,16 @@ def load_settings(
     raw.update(overrides or {})
     base = config_path.parent.resolve()
     # Relative paths in the file are relative to the file, not to wherever we were started.
-    for key, default in (("flows_dir", "ivr_flows"), ("instance_path", "instance"),
-                         ("storage_path", "instance/storage")):
+    for key, default in (
+        ("flows_dir", "ivr_flows"),
+        ("instance_path", "instance"),
+        ("storage_path", "instance/storage"),
+    ):
         value = Path(str(raw.get(key, default)))
         raw[key] = str(value if value.is_absolute() else base / value)
     db_url = str(raw.get("database_url", "sqlite:///instance/hotline.db"))
     if db_url.startswith("sqlite:///") and not db_url.startswith("sqlite:////") and ":memory:" not in db_url:
-        raw["database_url"] = f"sqlite:///{base / db_url[len('sqlite:///'):]}"
+        raw["database_url"] = f"sqlite:///{base / db_url[len('sqlite:///') :]}"
     _fill_dev_secrets(raw, config_path)
     try:
         return Settings.model_validate(raw)

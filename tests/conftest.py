@@ -54,9 +54,21 @@ class RedisServer:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [str(server_binary()), "--port", str(self.port), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no", "--dir", str(self.workdir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                str(server_binary()),
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         client = redis.Redis.from_url(self.url)
         deadline = time.monotonic() + 10
@@ -152,10 +164,11 @@ class TwilioClient:
         self.client = client
         self.validator = RequestValidator(token)
 
-    def post(self, path: str, params: dict[str, str], *, sign: bool = True,
-             signature: str | None = None) -> TestResponse:
+    def post(
+        self, path: str, params: dict[str, str], *, sign: bool = True, signature: str | None = None
+    ) -> TestResponse:
         url = path if path.startswith("http") else PUBLIC_URL + path
-        local = url[len(PUBLIC_URL):]
+        local = url[len(PUBLIC_URL) :]
         headers = {}
         if sign:
             headers["X-Twilio-Signature"] = signature or self.validator.compute_signature(url, params)

@@ -37,8 +37,15 @@ _ALLOWED_FIELDS: dict[str, set[str]] = {
     "menu": {"prompt", "key", "options", "options_from", "option_prompt", "default", "next"},
     "record": {"prompt", "key", "next"},
     "digits": {
-        "prompt", "key", "min_digits", "max_digits", "confirm", "secret",
-        "confirm_prompt", "next", "skip",
+        "prompt",
+        "key",
+        "min_digits",
+        "max_digits",
+        "confirm",
+        "secret",
+        "confirm_prompt",
+        "next",
+        "skip",
     },
     "tip_number": {"prompt", "next"},
     "transfer": {"prompt", "next"},
@@ -108,7 +115,11 @@ def _options(
         sets = spec.get("set", {})
         if not isinstance(sets, dict):
             raise ctx.fail(where, f"option {key}: set must be a mapping")
-        label = _prompt(ctx, f"{where}.{key}.label", spec["label"], languages) if "label" in spec else MappingProxyType({})
+        label = (
+            _prompt(ctx, f"{where}.{key}.label", spec["label"], languages)
+            if "label" in spec
+            else MappingProxyType({})
+        )
         options.append(
             Option(
                 key=key,
@@ -121,9 +132,7 @@ def _options(
     return tuple(options)
 
 
-def _step(
-    ctx: _Ctx, step_id: str, raw: Any, languages: list[str], hotline: Hotline | None
-) -> Step:
+def _step(ctx: _Ctx, step_id: str, raw: Any, languages: list[str], hotline: Hotline | None) -> Step:
     where = f"step {step_id!r}"
     if not _IDENT.match(step_id):
         raise ctx.fail(where, "step ids are lower-case letters, digits and underscores")
@@ -144,7 +153,9 @@ def _step(
     key = raw.get("key")
     if key is not None and not _IDENT.match(str(key)):
         raise ctx.fail(where, f"answer key {key!r} must be lower-case letters, digits, underscores")
-    prompt = _prompt(ctx, f"{where}.prompt", raw["prompt"], languages) if "prompt" in raw else MappingProxyType({})
+    prompt = (
+        _prompt(ctx, f"{where}.prompt", raw["prompt"], languages) if "prompt" in raw else MappingProxyType({})
+    )
     nxt = raw.get("next")
     options: tuple[Option, ...] = ()
     option_prompt: Prompt = MappingProxyType({})
@@ -284,8 +295,7 @@ def parse_flow(text: str, source: str, hotline: Hotline | None = None) -> Flow:
         if name not in prompts_raw:
             raise ctx.fail(f"prompts.{name}", "is missing")
     prompts = {
-        str(name): _prompt(ctx, f"prompts.{name}", value, languages)
-        for name, value in prompts_raw.items()
+        str(name): _prompt(ctx, f"prompts.{name}", value, languages) for name, value in prompts_raw.items()
     }
     steps_raw = raw["steps"]
     if not isinstance(steps_raw, dict) or not steps_raw:

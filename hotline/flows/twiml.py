@@ -171,8 +171,12 @@ def render_input(
         text = flow.prompts["confirm_secret"] if phase == "confirm_secret" else step.prompt
         lines.append(spoken(flow, text, language))
         _gather(
-            response, action, lines,
-            num_digits=step.max_digits, timeout=timing.gather_timeout, finish_on_key="#",
+            response,
+            action,
+            lines,
+            num_digits=step.max_digits,
+            timeout=timing.gather_timeout,
+            finish_on_key="#",
             on_empty=True,
         )
     elif step.type == "tip_number":
@@ -221,7 +225,11 @@ def render_whisper(flow: Flow, urls: Urls, hotline_name: str) -> VoiceResponse:
     response = VoiceResponse()
     line = spoken(flow, flow.prompts["whisper"], None, hotline=hotline_name)
     gather = response.gather(
-        input="dtmf", action=urls.whisper_answer(), method="POST", num_digits=1, timeout=8,
+        input="dtmf",
+        action=urls.whisper_answer(),
+        method="POST",
+        num_digits=1,
+        timeout=8,
         finish_on_key="",
     )
     _say(gather, line)

@@ -92,9 +92,15 @@ def apply_effects(session: Session, call: Call, effects: list[Effect], params: d
             add_event(session, call.report_id, "pin_set", {"key": effect.detail["key"]})
         elif effect.kind == "recording":
             upsert_recording(session, call.report_id, effect.detail["key"], params)
-            add_event(session, call.report_id, "answer_recorded", {
-                "question": effect.detail["key"], "recording_sid": params.get("RecordingSid"),
-            })
+            add_event(
+                session,
+                call.report_id,
+                "answer_recorded",
+                {
+                    "question": effect.detail["key"],
+                    "recording_sid": params.get("RecordingSid"),
+                },
+            )
         else:
             add_event(session, call.report_id, effect.kind, effect.detail)
 

@@ -6,9 +6,21 @@ from collections.abc import Mapping
 
 IDENTITY_FIELDS = frozenset(
     {
-        "From", "Caller", "CallerName", "CallerCity", "CallerState", "CallerZip",
-        "CallerCountry", "FromCity", "FromState", "FromZip", "FromCountry",
-        "ForwardedFrom", "CallToken", "StirVerstat", "StirPassportToken",
+        "From",
+        "Caller",
+        "CallerName",
+        "CallerCity",
+        "CallerState",
+        "CallerZip",
+        "CallerCountry",
+        "FromCity",
+        "FromState",
+        "FromZip",
+        "FromCountry",
+        "ForwardedFrom",
+        "CallToken",
+        "StirVerstat",
+        "StirPassportToken",
     }
 )
 

@@ -6,12 +6,19 @@ from twilio.twiml.voice_response import VoiceResponse
 
 # Deliberately not from the flow files: this must work when flows or the database do not.
 _APOLOGY = (
-    ("We are sorry, the hotline is having a technical problem. If this is an emergency, "
-     "hang up and dial 9 1 1 now. Otherwise, please leave your message after the tone, "
-     "and press pound when you are finished.", "Polly.Joanna", "en-US"),
-    ("Lo sentimos, la línea tiene un problema técnico. Si es una emergencia, cuelgue y "
-     "marque el 9 1 1. Si no, deje su mensaje después del tono y oprima la tecla de número.",
-     "Polly.Lupe", "es-US"),
+    (
+        "We are sorry, the hotline is having a technical problem. If this is an emergency, "
+        "hang up and dial 9 1 1 now. Otherwise, please leave your message after the tone, "
+        "and press pound when you are finished.",
+        "Polly.Joanna",
+        "en-US",
+    ),
+    (
+        "Lo sentimos, la línea tiene un problema técnico. Si es una emergencia, cuelgue y "
+        "marque el 9 1 1. Si no, deje su mensaje después del tono y oprima la tecla de número.",
+        "Polly.Lupe",
+        "es-US",
+    ),
 )
 _THANKS = (
     ("Thank you. Your message was received. Goodbye.", "Polly.Joanna", "en-US"),
@@ -56,7 +63,8 @@ def not_in_service_twiml() -> VoiceResponse:
     response = VoiceResponse()
     response.say(
         "This number is not a hotline in service. If this is an emergency, hang up and dial 9 1 1.",
-        voice="Polly.Joanna", language="en-US",
+        voice="Polly.Joanna",
+        language="en-US",
     )
     response.hangup()
     return response

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 
-from flask import Blueprint, Response, abort, current_app, g, request
+from flask import Blueprint, Response, abort, g, request
 from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.exceptions import HTTPException
 
@@ -105,26 +105,22 @@ def _replay(call: Call, line: Line) -> Response:
     return twiml(line.engine.current(calls.state_of(call)))
 
 
-def _load() -> tuple[Call, Line] | tuple[None, None]:
-    """Find the call and its hotline; (None, None) for an unknown call."""
-    sid = _call_sid()
-    call = calls.find_call(db.session, sid)
-    if call is None:
-        return None, None
+def _line_of(call: Call) -> Line:
     line = runtime.get().lines.by_id(call.hotline_id)
     if line is None:
-        raise RuntimeError(f"call {sid} belongs to hotline {call.hotline_id}, no longer configured")
-    return call, line
+        raise RuntimeError(f"call {call.call_sid} belongs to hotline {call.hotline_id}, no longer configured")
+    return line
 
 
 @bp.post("/input/<int:turn>")
 def caller_input(turn: int) -> Response:
     """Apply a key press, a recording or a fall-through for the current turn."""
-    call, line = _load()
+    call = calls.find_call(db.session, _call_sid())
     if call is None:
         rt = runtime.get()
         hotline = rt.lines.by_number(g.params.get("To", ""))
         return twiml(salvage_twiml(rt.settings.public_url, hotline.config.id if hotline else None))
+    line = _line_of(call)
     if turn != call.turn:
         # A recording such a request carries is stored from its status callback anyway.
         return _replay(call, line)
@@ -135,9 +131,10 @@ def caller_input(turn: int) -> Response:
 @bp.post("/dial/<int:turn>")
 def dial_result(turn: int) -> Response:
     """Branch on DialCallStatus after a transfer to the dispatchers."""
-    call, line = _load()
+    call = calls.find_call(db.session, _call_sid())
     if call is None:
         return twiml(thanks_twiml())
+    line = _line_of(call)
     if turn != call.turn:
         return _replay(call, line)
     state = calls.state_of(call)
@@ -176,9 +173,16 @@ def recording_status(hotline_id: str, step_id: str) -> Response:
     recording.status = status
     if status == "completed":
         recording.fetch_state = "pending"
-        calls.add_event(session, call.report_id, "recording_completed", {
-            "question": question, "recording_sid": recording_sid, "duration": recording.duration,
-        })
+        calls.add_event(
+            session,
+            call.report_id,
+            "recording_completed",
+            {
+                "question": question,
+                "recording_sid": recording_sid,
+                "duration": recording.duration,
+            },
+        )
     else:
         recording.error_code = (g.params.get("ErrorCode") or "")[:16] or None
         calls.add_event(session, call.report_id, f"recording_{status}", {"recording_sid": recording_sid})
@@ -234,6 +238,7 @@ def fallback() -> Response:
     line = rt.lines.by_number(g.params.get("To", ""))
     log.error(
         "Twilio used the fallback URL: error %s on %s",
-        g.params.get("ErrorCode", "?"), g.params.get("ErrorUrl", "?"),
+        g.params.get("ErrorCode", "?"),
+        g.params.get("ErrorUrl", "?"),
     )
     return twiml(salvage_twiml(rt.settings.public_url, line.config.id if line else None))

@@ -22,7 +22,7 @@ def assert_no_dead_end(root: ET.Element) -> None:
     tags = [child.tag for child in root]
     for i, tag in enumerate(tags):
         if tag in ("Gather", "Record"):
-            assert any(t in ("Redirect", "Hangup", "Record") for t in tags[i + 1:]), tags
+            assert any(t in ("Redirect", "Hangup", "Record") for t in tags[i + 1 :]), tags
 
 
 @dataclass
@@ -63,10 +63,20 @@ class VoiceCall:
 
     def base(self) -> dict[str, str]:
         return {
-            "CallSid": self.call_sid, "AccountSid": ACCOUNT_SID, "From": CALLER, "To": self.to,
-            "Caller": CALLER, "Called": self.to, "CallStatus": "in-progress",
-            "Direction": "inbound", "ApiVersion": "2010-04-01", "FromCity": "CLAYTON",
-            "FromState": "MO", "FromZip": "63105", "FromCountry": "US", "CallerName": "JANE DOE",
+            "CallSid": self.call_sid,
+            "AccountSid": ACCOUNT_SID,
+            "From": CALLER,
+            "To": self.to,
+            "Caller": CALLER,
+            "Called": self.to,
+            "CallStatus": "in-progress",
+            "Direction": "inbound",
+            "ApiVersion": "2010-04-01",
+            "FromCity": "CLAYTON",
+            "FromState": "MO",
+            "FromZip": "63105",
+            "FromCountry": "US",
+            "CallerName": "JANE DOE",
         }
 
     def post(self, url: str, extra: dict[str, str] | None = None) -> Doc:
@@ -107,33 +117,52 @@ class VoiceCall:
         recording_sid = sid("RE")
         self.recordings.append(recording_sid)
         url = f"http://127.0.0.1:9/2010-04-01/Accounts/{ACCOUNT_SID}/Recordings/{recording_sid}"
-        params = {"RecordingSid": recording_sid, "RecordingUrl": url,
-                  "RecordingDuration": str(duration), "Digits": digits}
+        params = {
+            "RecordingSid": recording_sid,
+            "RecordingUrl": url,
+            "RecordingDuration": str(duration),
+            "Digits": digits,
+        }
         callback_url = record.attrib["recordingStatusCallback"]
         doc = self.post(record.attrib["action"], params)
         if callback:
             self.recording_status(callback_url, recording_sid, url, duration)
         return doc
 
-    def recording_status(self, callback_url: str, recording_sid: str, url: str, duration: int,
-                         status: str = "completed") -> int:
+    def recording_status(
+        self, callback_url: str, recording_sid: str, url: str, duration: int, status: str = "completed"
+    ) -> int:
         params = {
-            "AccountSid": ACCOUNT_SID, "CallSid": self.call_sid, "RecordingSid": recording_sid,
-            "RecordingUrl": url, "RecordingStatus": status, "RecordingDuration": str(duration),
-            "RecordingChannels": "1", "RecordingSource": "RecordVerb",
+            "AccountSid": ACCOUNT_SID,
+            "CallSid": self.call_sid,
+            "RecordingSid": recording_sid,
+            "RecordingUrl": url,
+            "RecordingStatus": status,
+            "RecordingDuration": str(duration),
+            "RecordingChannels": "1",
+            "RecordingSource": "RecordVerb",
         }
         return self.twilio.post(callback_url, params).status_code
 
     def dial_result(self, status: str) -> Doc:
-        return self.post(self._action("Dial"), {
-            "DialCallStatus": status, "DialCallSid": sid("CA"), "DialCallDuration": "30",
-        })
+        return self.post(
+            self._action("Dial"),
+            {
+                "DialCallStatus": status,
+                "DialCallSid": sid("CA"),
+                "DialCallDuration": "30",
+            },
+        )
 
     def hang_up(self, duration: int = 95) -> int:
-        params = {**self.base(), "CallStatus": "completed", "CallDuration": str(duration),
-                  "SequenceNumber": str(next(_counter))}
+        params = {
+            **self.base(),
+            "CallStatus": "completed",
+            "CallDuration": str(duration),
+            "SequenceNumber": str(next(_counter)),
+        }
         return self.twilio.post("/voice/status", params).status_code
 
     @property
     def action_path(self) -> str:
-        return self._action("Gather")[len(PUBLIC_URL):]
+        return self._action("Gather")[len(PUBLIC_URL) :]

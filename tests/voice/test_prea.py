@@ -50,7 +50,9 @@ def test_anonymous_inmate_report(app: Flask, twilio: TwilioClient) -> None:
     assert report.hotline_id == "prea" and report.categories == ["sexual_abuse"]
     assert report.urgency == "high"
     assert report.keypad == {
-        "caller_type": "inmate", "anonymous": "yes", "inmate_number": "4815162",
+        "caller_type": "inmate",
+        "anonymous": "yes",
+        "inmate_number": "4815162",
         "facility": "justice_center",
     }
     with app.app_context():

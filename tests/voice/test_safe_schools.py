@@ -94,8 +94,14 @@ def test_spanish_prompts_use_the_spanish_voice(app: Flask, twilio: TwilioClient)
 
 @pytest.mark.parametrize(
     ("key", "category", "urgency"),
-    [("1", "weapons", "critical"), ("2", "drugs", "high"), ("3", "gangs", "high"),
-     ("4", "bullying", "high"), ("5", "self_harm", "critical"), ("6", "other", "normal")],
+    [
+        ("1", "weapons", "critical"),
+        ("2", "drugs", "high"),
+        ("3", "gangs", "high"),
+        ("4", "bullying", "high"),
+        ("5", "self_harm", "critical"),
+        ("6", "other", "normal"),
+    ],
 )
 def test_topic_sets_category_and_urgency(
     app: Flask, twilio: TwilioClient, key: str, category: str, urgency: str
@@ -143,7 +149,9 @@ def test_questions_can_be_skipped_by_pound_or_an_empty_recording(app: Flask, twi
         assert db.session.scalar(select(func.count()).select_from(Recording)) == 0
 
 
-def test_zero_in_a_menu_rings_every_dispatcher_without_the_caller_id(app: Flask, twilio: TwilioClient) -> None:
+def test_zero_in_a_menu_rings_every_dispatcher_without_the_caller_id(
+    app: Flask, twilio: TwilioClient
+) -> None:
     call = VoiceCall(twilio, SAFE_SCHOOLS)
     call.start()
     call.press("1")
@@ -154,10 +162,17 @@ def test_zero_in_a_menu_rings_every_dispatcher_without_the_caller_id(app: Flask,
     numbers = dial.findall("Number")
     assert [n.text for n in numbers] == ["+13146150911", "+13146150912"]
     whisper_url = numbers[0].attrib["url"]
-    whisper = twilio.post(whisper_url, {
-        "CallSid": "CA" + "e" * 32, "AccountSid": "AC" + "1" * 32, "From": SAFE_SCHOOLS,
-        "To": "+13146150911", "Direction": "outbound-api", "ParentCallSid": call.call_sid,
-    })
+    whisper = twilio.post(
+        whisper_url,
+        {
+            "CallSid": "CA" + "e" * 32,
+            "AccountSid": "AC" + "1" * 32,
+            "From": SAFE_SCHOOLS,
+            "To": "+13146150911",
+            "Direction": "outbound-api",
+            "ParentCallSid": call.call_sid,
+        },
+    )
     assert whisper.status_code == 200
     body = whisper.get_data(as_text=True)
     assert "Safe Schools hotline" in body and "press 1" in body.lower()

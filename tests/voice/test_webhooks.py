@@ -39,12 +39,19 @@ def test_unsigned_and_forged_requests_are_refused(app: Flask, twilio: TwilioClie
     assert twilio.post("/voice/incoming", params, sign=False).status_code == 403
     assert twilio.post("/voice/incoming", params, signature="bm90IGEgc2lnbmF0dXJl").status_code == 403
     wrong_url = TwilioClient(twilio.client).validator.compute_signature(
-        "https://elsewhere.test/voice/incoming", params)
+        "https://elsewhere.test/voice/incoming", params
+    )
     assert twilio.post("/voice/incoming", params, signature=wrong_url).status_code == 403
     other_token = TwilioClient(twilio.client, token="f" * 32)
     assert other_token.post("/voice/incoming", params).status_code == 403
-    for path in ("/voice/status", "/voice/fallback", "/voice/input/1", "/voice/dial/1",
-                 "/voice/recording/safe_schools/problem", "/voice/whisper/safe_schools"):
+    for path in (
+        "/voice/status",
+        "/voice/fallback",
+        "/voice/input/1",
+        "/voice/dial/1",
+        "/voice/recording/safe_schools/problem",
+        "/voice/whisper/safe_schools",
+    ):
         assert twilio.post(path, params, sign=False).status_code == 403
     assert count(app, Report) == 0
 
@@ -113,7 +120,9 @@ def test_a_repeated_action_changes_nothing_twice(app: Flask, twilio: TwilioClien
         assert db.session.scalars(select(Report)).one().language == "en"
 
 
-def test_callbacks_twice_and_out_of_order(app: Flask, twilio: TwilioClient, redis_server: RedisServer) -> None:
+def test_callbacks_twice_and_out_of_order(
+    app: Flask, twilio: TwilioClient, redis_server: RedisServer
+) -> None:
     call = VoiceCall(twilio, SAFE_SCHOOLS)
     call.start()
     call.press("1")
@@ -127,11 +136,18 @@ def test_callbacks_twice_and_out_of_order(app: Flask, twilio: TwilioClient, redi
     assert call.recording_status(callback, rec_sid, url, 12) == 204
     assert call.hang_up() == 204
     assert call.hang_up() == 204
-    call.post(record.attrib["action"], {"RecordingSid": rec_sid, "RecordingUrl": url,
-                                         "RecordingDuration": "12", "Digits": "hangup"})
+    call.post(
+        record.attrib["action"],
+        {"RecordingSid": rec_sid, "RecordingUrl": url, "RecordingDuration": "12", "Digits": "hangup"},
+    )
     with app.app_context():
         rec = db.session.scalars(select(Recording)).one()
-        assert (rec.question, rec.status, rec.duration, rec.fetch_state) == ("problem", "completed", 12, "queued")
+        assert (rec.question, rec.status, rec.duration, rec.fetch_state) == (
+            "problem",
+            "completed",
+            12,
+            "queued",
+        )
         kinds = list(db.session.scalars(select(Event.kind)))
     assert kinds.count("recording_completed") == 1 and kinds.count("call_ended") == 1
     queue = Queue("recordings", connection=redis.Redis.from_url(redis_server.url))

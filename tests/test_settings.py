@@ -1,0 +1,83 @@
+"""Settings fail at start-up with a message naming the bad key."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hotline.settings import SettingsError, load_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+KEY = base64.b64encode(b"m" * 32).decode()
+ENV = {"TWILIO_AUTH_TOKEN": "t", "HOTLINE_MASTER_KEY": KEY, "HOTLINE_SECRET_KEY": "s"}
+
+
+def write(tmp_path: Path, change) -> Path:  # type: ignore[no-untyped-def]
+    data = yaml.safe_load((ROOT / "config.yaml").read_text())
+    change(data)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_shipped_config_loads_with_environment_overrides(tmp_path: Path) -> None:
+    env = {
+        **ENV,
+        "DATABASE_URL": "postgresql+psycopg://db/x",
+        "HOTLINE_PUBLIC_URL": "https://tips.example.org/",
+    }
+    settings = load_settings(ROOT / "config.yaml", environ=env)
+    assert settings.database_url == "postgresql+psycopg://db/x"
+    assert settings.public_url == "https://tips.example.org"
+    assert settings.master_key == b"m" * 32
+    assert settings.hotline_by_number("+13148897233").id == "safe_schools"  # type: ignore[union-attr]
+    assert settings.hotline_by_number("+13146155055").id == "prea"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda d: d.update(databse_url="x"), "databse_url: Extra inputs are not permitted"),
+        (lambda d: d["hotlines"][0].update(number="555-1234"), "hotlines.0.number"),
+        (lambda d: d["hotlines"][0].update(dispatcher_group="nobody"), "unknown group 'nobody'"),
+        (lambda d: d["routing"][0].update(agencies=["ghost"]), "unknown agency 'ghost'"),
+        (lambda d: d["voice"].update(reprompts=99), "voice.reprompts"),
+        (lambda d: d["hotlines"][1].update(number=d["hotlines"][0]["number"]), "share a number"),
+        (lambda d: d.update(public_url="tips.example.org"), "public_url"),
+    ],
+)
+def test_bad_keys_are_named(tmp_path: Path, change, expected: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(SettingsError) as info:
+        load_settings(write(tmp_path, change), environ=ENV)
+    assert expected in str(info.value)
+    assert str(tmp_path / "config.yaml") in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("not base64!", "not valid base64"), (base64.b64encode(b"short").decode(), "32 bytes, not 5")],
+)
+def test_bad_master_key(value: str, expected: str) -> None:
+    with pytest.raises(SettingsError, match=expected):
+        load_settings(ROOT / "config.yaml", environ={**ENV, "HOTLINE_MASTER_KEY": value})
+
+
+def test_missing_and_unparsable_files(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="not found"):
+        load_settings(tmp_path / "nope.yaml", environ=ENV)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("hotlines: [unclosed")
+    with pytest.raises(SettingsError, match="not valid YAML"):
+        load_settings(bad, environ=ENV)
+
+
+def test_development_secrets_are_generated_privately(tmp_path: Path) -> None:
+    settings = load_settings(ROOT / "config.yaml", environ={}, overrides={"instance_path": str(tmp_path)})
+    token_file = tmp_path / "dev-secrets" / "TWILIO_AUTH_TOKEN"
+    assert settings.twilio_auth_token == token_file.read_text()
+    assert token_file.stat().st_mode & 0o077 == 0
+    again = load_settings(ROOT / "config.yaml", environ={}, overrides={"instance_path": str(tmp_path)})
+    assert again.master_key == settings.master_key and len(settings.master_key) == 32
