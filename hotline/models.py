@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -33,6 +33,8 @@ class Report(Base):
     language: Mapped[str | None] = mapped_column(String(8))
     keypad: Mapped[dict[str, Any]] = mapped_column(default=dict)
     call_ended_at: Mapped[datetime | None]
+    routed_at: Mapped[datetime | None]
+    legal_hold: Mapped[bool] = mapped_column(default=False)
 
     recordings: Mapped[list[Recording]] = relationship(
         back_populates="report", order_by="Recording.id", lazy="raise"
@@ -87,8 +89,18 @@ class Recording(Base):
     duration: Mapped[int | None]
     media_url: Mapped[str | None] = mapped_column(String(500))
     error_code: Mapped[str | None] = mapped_column(String(16))
-    # Pipeline progress: pending -> queued -> stored (then transcribed...); dead after retries.
-    fetch_state: Mapped[str] = mapped_column(String(16), default="waiting")
+    # Pipeline progress: waiting -> pending -> queued -> stored; dead after repeated failures.
+    fetch_state: Mapped[str] = mapped_column(String(16), default="waiting", index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    blob_key: Mapped[str | None] = mapped_column(String(200))
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    stored_at: Mapped[datetime | None]
+    deleted_from_twilio: Mapped[bool] = mapped_column(default=False)
+    # none -> done | failed | unsupported; the text itself is encrypted in the blob store.
+    transcript_state: Mapped[str] = mapped_column(String(16), default="none")
+    transcript_key: Mapped[str | None] = mapped_column(String(200))
+    shredded_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -106,3 +118,37 @@ class Event(Base):
     at: Mapped[datetime] = mapped_column(default=utcnow)
     kind: Mapped[str] = mapped_column(String(48))
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Assignment(Base):
+    """A report routed to one agency; escalates until someone there acknowledges it."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (UniqueConstraint("report_id", "agency_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"), index=True)
+    agency_id: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200))
+    # 0 = first notice; each escalation moves one contact down the agency's chain.
+    level: Mapped[int] = mapped_column(default=0)
+    due_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class Notification(Base):
+    """One content-free message to one contact; unique so a retried job sends it once."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (UniqueConstraint("assignment_id", "level", "channel", "target"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"), index=True)
+    level: Mapped[int]
+    channel: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    error: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
