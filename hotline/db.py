@@ -47,6 +47,10 @@ class Database:
         app.teardown_appcontext(self._remove)
 
     def _remove(self, _exc: BaseException | None = None) -> None:
+        self.remove()
+
+    def remove(self) -> None:
+        """End this thread's session (after a request or a job)."""
         if self._session is not None:
             self._session.remove()
 

@@ -36,9 +36,7 @@ class Report(Base):
     routed_at: Mapped[datetime | None]
     legal_hold: Mapped[bool] = mapped_column(default=False)
 
-    recordings: Mapped[list[Recording]] = relationship(
-        back_populates="report", order_by="Recording.id", lazy="raise"
-    )
+    recordings: Mapped[list[Recording]] = relationship(back_populates="report", order_by="Recording.id", lazy="raise")
     events: Mapped[list[Event]] = relationship(order_by="Event.id", lazy="raise")
 
     @property

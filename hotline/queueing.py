@@ -51,9 +51,7 @@ class Queues:
     def queue(self, name: str) -> Queue:
         return Queue(name, connection=self.redis)
 
-    def enqueue_once(
-        self, queue: str, func: str, job_id: str, *args: object, retry: Retry | None = None
-    ) -> bool:
+    def enqueue_once(self, queue: str, func: str, job_id: str, *args: object, retry: Retry | None = None) -> bool:
         """Enqueue a job under a deterministic id unless that job is already waiting or running."""
         q = self.queue(queue)
         existing = q.fetch_job(job_id)
@@ -65,9 +63,7 @@ class Queues:
     def try_enqueue_once(self, queue: str, func: str, job_id: str, *args: object) -> bool:
         """Enqueue, but never fail the caller if Redis is down: the reconciler catches up."""
         try:
-            return self.enqueue_once(
-                queue, func, job_id, *args, retry=Retry(max=5, interval=[5, 30, 120, 600, 1800])
-            )
+            return self.enqueue_once(queue, func, job_id, *args, retry=Retry(max=5, interval=[5, 30, 120, 600, 1800]))
         except (redis.RedisError, OSError):
             log.warning("Redis unavailable; job %s left pending for the reconciler", job_id)
             return False

@@ -49,6 +49,9 @@ class Hotline(_Strict):
     anonymous: bool = True
     dispatcher_group: Slug | None = None
     choices: dict[Slug, list[Choice]] = Field(default_factory=dict)
+    # When set, every report goes to exactly these agencies (PREA: the PREA unit and an
+    # outside agency) and routing rules may not add anyone else.
+    exclusive_agencies: list[Slug] = Field(default_factory=list)
 
     @field_validator("choices")
     @classmethod
@@ -90,6 +93,48 @@ class VoiceSettings(_Strict):
     record_silence_timeout: int = Field(default=6, ge=1, le=60)
 
 
+class SmtpSettings(_Strict):
+    host: str
+    port: int = Field(default=25, ge=1, le=65535)
+    sender: str
+    starttls: bool = False
+    username: str | None = None  # the password comes from HOTLINE_SMTP_PASSWORD
+
+
+class NotificationSettings(_Strict):
+    """How agencies are told a report is waiting. Messages never carry report content."""
+
+    email: bool = False
+    sms: bool = False
+    webhook: bool = False
+    smtp: SmtpSettings | None = None
+    sms_from: E164 | None = None
+
+
+class PipelineSettings(_Strict):
+    delete_from_twilio: bool = True
+    fetch_attempts: int = Field(default=5, ge=1, le=20)
+    max_recording_seconds: int = Field(default=3600, ge=10)
+    reconcile_seconds: int = Field(default=30, ge=5, le=3600)
+
+
+class Escalation(_Strict):
+    """Seconds each urgency may wait for an acknowledgement before escalating."""
+
+    critical: int = Field(default=300, ge=30)
+    high: int = Field(default=3600, ge=30)
+    normal: int = Field(default=86400, ge=30)
+
+
+class Classification(_Strict):
+    keywords: dict[Slug, dict[str, list[str]]] = Field(default_factory=dict)
+    urgency: dict[Slug, Literal["critical", "high", "normal"]] = Field(default_factory=dict)
+
+
+class Retention(_Strict):
+    recordings_days: int = Field(default=365, ge=1)
+
+
 class Settings(_Strict):
     """Everything the app needs, validated once at start-up."""
 
@@ -109,6 +154,13 @@ class Settings(_Strict):
     hotlines: list[Hotline] = Field(min_length=1)
     agencies: list[Agency] = Field(default_factory=list)
     routing: list[RoutingRule] = Field(default_factory=list)
+    notifications: NotificationSettings = NotificationSettings()
+    pipeline: PipelineSettings = PipelineSettings()
+    escalation: Escalation = Escalation()
+    classification: Classification = Classification()
+    retention: Retention = Retention()
+    webhook_secret: str = ""
+    smtp_password: str = ""
 
     @field_validator("public_url")
     @classmethod
@@ -129,12 +181,22 @@ class Settings(_Strict):
         for h in self.hotlines:
             if h.dispatcher_group and h.dispatcher_group not in self.dispatcher_groups:
                 raise ValueError(f"hotlines.{h.id}.dispatcher_group: unknown group {h.dispatcher_group!r}")
+        exclusive = {h.id: set(h.exclusive_agencies) for h in self.hotlines if h.exclusive_agencies}
+        for h in self.hotlines:
+            for agency in h.exclusive_agencies:
+                if agency not in agency_ids:
+                    raise ValueError(f"hotlines.{h.id}.exclusive_agencies: unknown agency {agency!r}")
         for i, rule in enumerate(self.routing):
             if rule.hotline not in ids:
                 raise ValueError(f"routing[{i}].hotline: unknown hotline {rule.hotline!r}")
             for agency in rule.agencies:
                 if agency not in agency_ids:
                     raise ValueError(f"routing[{i}].agencies: unknown agency {agency!r}")
+                if rule.hotline in exclusive and agency not in exclusive[rule.hotline]:
+                    raise ValueError(
+                        f"routing[{i}].agencies: {rule.hotline} reports may only go to "
+                        f"{sorted(exclusive[rule.hotline])}, not {agency!r}"
+                    )
         return self
 
     def hotline_by_number(self, number: str) -> Hotline | None:
@@ -157,6 +219,8 @@ ENV_KEYS = {
     "HOTLINE_STORAGE_PATH": "storage_path",
     "HOTLINE_INSTANCE_PATH": "instance_path",
     "HOTLINE_SECRET_KEY": "secret_key",
+    "HOTLINE_WEBHOOK_SECRET": "webhook_secret",
+    "HOTLINE_SMTP_PASSWORD": "smtp_password",
 }
 
 

@@ -1,8 +1,135 @@
-"""Recording jobs."""
+"""Recording jobs: fetch from Twilio, encrypt, store, verify, delete from Twilio, transcribe."""
 
 from __future__ import annotations
 
+from sqlalchemy import select
 
-def fetch_recording(recording_sid: str) -> None:
-    """Fetch, encrypt and store a recording (the pipeline arrives with the next issue)."""
-    raise NotImplementedError(f"fetch-{recording_sid}: the recording pipeline is not built yet")
+from hotline.extensions import db
+from hotline.models import Recording, Report, utcnow
+from hotline.speech.audio import InvalidAudio, load_wav
+from hotline.twilio_api import ForbiddenUrl, TwilioError
+from workers.common import enqueue, event, job, log, queue_for, services, settings
+
+FETCH = "workers.recordings.fetch_recording"
+TRANSCRIBE = "workers.recordings.transcribe_recording"
+FINALIZE = "workers.reports.finalize_report"
+SETTLED = frozenset({"stored", "dead", "refused"})
+
+
+def audio_key(rec: Recording) -> str:
+    return f"recordings/{rec.report_id}/{rec.recording_sid}.wav"
+
+
+def audio_aad(rec: Recording) -> bytes:
+    return f"recording:{rec.recording_sid}".encode()
+
+
+def transcript_key(rec: Recording) -> str:
+    return f"transcripts/{rec.report_id}/{rec.recording_sid}.txt"
+
+
+def transcript_aad(rec: Recording) -> bytes:
+    return f"transcript:{rec.recording_sid}".encode()
+
+
+def _recording(recording_sid: str) -> Recording | None:
+    return db.session.scalar(select(Recording).where(Recording.recording_sid == recording_sid))
+
+
+def _urgency(rec: Recording) -> str:
+    report = db.session.get(Report, rec.report_id)
+    return report.urgency if report else "normal"
+
+
+@job
+def fetch_recording(recording_sid: str) -> str:
+    """Download, encrypt, store and verify one recording; then delete it at Twilio."""
+    rec = _recording(recording_sid)
+    if rec is None:
+        log.warning("fetch %s: no such recording row", recording_sid)
+        return "missing"
+    svc = services()
+    if rec.fetch_state not in SETTLED:
+        if not rec.media_url:
+            rec.fetch_state, rec.last_error = "dead", "no RecordingUrl was ever received"
+            event(rec.report_id, "recording_dead", recording_sid=recording_sid, error=rec.last_error)
+            db.session.commit()
+            return "dead"
+        rec.attempts += 1
+        db.session.commit()
+        try:
+            audio = svc.twilio.fetch_recording(rec.media_url)
+            load_wav(audio, max_seconds=settings().pipeline.max_recording_seconds)
+        except ForbiddenUrl as exc:
+            # A forged or misrouted callback: never fetch, never retry.
+            rec.fetch_state, rec.last_error = "refused", str(exc)[:300]
+            event(rec.report_id, "recording_refused", recording_sid=recording_sid, reason=str(exc))
+            db.session.commit()
+            return "refused"
+        except (TwilioError, InvalidAudio) as exc:
+            rec.last_error = f"{type(exc).__name__}: {exc}"[:300]
+            if rec.attempts >= settings().pipeline.fetch_attempts:
+                rec.fetch_state = "dead"
+                event(rec.report_id, "recording_dead", recording_sid=recording_sid, error=rec.last_error)
+                db.session.commit()
+                return "dead"
+            rec.fetch_state = "retrying"
+            db.session.commit()
+            raise  # RQ retries with backoff
+        key = audio_key(rec)
+        digest = svc.store.put_and_verify(key, audio, audio_aad(rec))
+        rec.blob_key, rec.sha256, rec.stored_at = key, digest, utcnow()
+        rec.fetch_state, rec.last_error = "stored", None
+        event(rec.report_id, "recording_stored", recording_sid=recording_sid, bytes=len(audio))
+        db.session.commit()
+    if rec.fetch_state == "stored" and not rec.deleted_from_twilio and settings().pipeline.delete_from_twilio:
+        try:
+            svc.twilio.delete_recording(rec.media_url or "")
+        except TwilioError as exc:
+            log.warning("could not delete %s at Twilio yet: %s", recording_sid, exc)
+        else:
+            rec.deleted_from_twilio = True
+            event(rec.report_id, "recording_deleted_at_twilio", recording_sid=recording_sid)
+            db.session.commit()
+    if rec.fetch_state == "stored":
+        enqueue(queue_for(_urgency(rec)), TRANSCRIBE, f"transcribe-{recording_sid}", recording_sid)
+    else:
+        enqueue("default", FINALIZE, f"finalize-{rec.report_id}-{recording_sid}", rec.report_id)
+    return rec.fetch_state
+
+
+@job
+def transcribe_recording(recording_sid: str) -> str:
+    """Transcribe a stored recording offline; the transcript is encrypted like the audio."""
+    rec = _recording(recording_sid)
+    if rec is None or rec.fetch_state != "stored" or rec.blob_key is None:
+        return "not-stored"
+    if rec.transcript_state == "none":
+        svc = services()
+        report = db.session.get(Report, rec.report_id)
+        language = (report.language if report else None) or "en"
+        audio = svc.store.get_decrypted(rec.blob_key, audio_aad(rec))
+        try:
+            transcript = svc.transcriber.transcribe(audio, language=language)
+        except InvalidAudio as exc:
+            rec.transcript_state = "failed"
+            event(rec.report_id, "transcription_failed", recording_sid=recording_sid, error=str(exc)[:200])
+        else:
+            if transcript.unsupported_language:
+                rec.transcript_state = "unsupported"
+                event(rec.report_id, "transcription_unsupported", recording_sid=recording_sid, language=language)
+            else:
+                key = transcript_key(rec)
+                svc.store.put_and_verify(key, transcript.text.encode(), transcript_aad(rec))
+                rec.transcript_key, rec.transcript_state = key, "done"
+                # The event says that it happened, never what was said.
+                event(
+                    rec.report_id,
+                    "transcribed",
+                    recording_sid=recording_sid,
+                    words=len(transcript.words),
+                    seconds=round(transcript.audio_seconds, 1),
+                )
+        db.session.commit()
+    enqueue("default", FINALIZE, f"finalize-{rec.report_id}-{recording_sid}", rec.report_id)
+    return rec.transcript_state

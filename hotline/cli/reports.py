@@ -6,9 +6,25 @@ import json
 
 import click
 from flask.cli import with_appcontext
+from sqlalchemy import select
 
-from hotline.extensions import db
+from hotline.extensions import db, queues
+from hotline.models import Recording, Report
+from hotline.pipeline.assign import acknowledge
 from hotline.reports.export import iter_reports
+
+FETCH_JOB = "workers.recordings.fetch_recording"
+
+
+def find_report(ref: str) -> Report:
+    """Find a report by number (42) or reference (R-2026-00042)."""
+    digits = ref.rsplit("-", 1)[-1]
+    if not digits.isdigit():
+        raise click.BadParameter(f"{ref!r} is not a report number or reference like R-2026-00042")
+    report = db.session.get(Report, int(digits))
+    if report is None or (ref.startswith("R-") and report.reference != ref):
+        raise click.BadParameter(f"no report {ref}")
+    return report
 
 
 @click.group("reports")
@@ -27,3 +43,48 @@ def export_command(fmt: str) -> None:
             click.echo(json.dumps(item, ensure_ascii=False))
         return
     click.echo(json.dumps(list(reports), indent=2, ensure_ascii=False))
+
+
+@reports_group.command("ack")
+@click.argument("report_ref")
+@click.option("--user", required=True, help="Who acknowledges (recorded on the timeline).")
+@click.option("--agency", default=None, help="Only this agency's assignment (default: all).")
+@with_appcontext
+def ack_command(report_ref: str, user: str, agency: str | None) -> None:
+    """Acknowledge a report: its escalation stops."""
+    report = find_report(report_ref)
+    count = acknowledge(db.session, report, user, agency)
+    db.session.commit()
+    click.echo(f"{report.reference}: {count} assignment(s) acknowledged by {user}")
+
+
+@reports_group.command("dead")
+@with_appcontext
+def dead_command() -> None:
+    """List recordings the pipeline gave up on (dead-lettered) or refused."""
+    rows = db.session.scalars(select(Recording).where(Recording.fetch_state.in_(("dead", "refused"))))
+    found = False
+    for rec in rows:
+        found = True
+        click.echo(
+            f"{rec.recording_sid}  report {rec.report_id}  {rec.fetch_state}  "
+            f"attempts={rec.attempts}  {rec.last_error or ''}"
+        )
+    if not found:
+        click.echo("no dead-lettered recordings")
+
+
+@reports_group.command("retry")
+@click.argument("recording_sid")
+@with_appcontext
+def retry_command(recording_sid: str) -> None:
+    """Give a dead-lettered recording a fresh set of attempts."""
+    rec = db.session.scalar(select(Recording).where(Recording.recording_sid == recording_sid))
+    if rec is None:
+        raise click.BadParameter(f"no recording {recording_sid}")
+    if rec.fetch_state != "dead":
+        raise click.BadParameter(f"{recording_sid} is {rec.fetch_state}, not dead")
+    rec.fetch_state, rec.attempts = "pending", 0
+    db.session.commit()
+    queues.enqueue_once("recordings", FETCH_JOB, f"fetch-{recording_sid}", recording_sid)
+    click.echo(f"{recording_sid} queued again")

@@ -125,9 +125,7 @@ class Engine:
             pending_digits=state.pending,
         )
 
-    def _transfer(
-        self, state: CallState, return_step: str, prefix: list[Spoken], bump: bool = True
-    ) -> VoiceResponse:
+    def _transfer(self, state: CallState, return_step: str, prefix: list[Spoken], bump: bool = True) -> VoiceResponse:
         if self.ctx.transfer is None:
             # No dispatcher group on this hotline: say so and carry on with the flow.
             line = spoken(self.flow, self.flow.prompts["transfer_unavailable"], state.language)
@@ -158,9 +156,7 @@ class Engine:
             return self._record(state, step, params, digits)
         if digits == "hangup":
             return Outcome(VoiceResponse())
-        wants_dispatcher = (
-            digits is not None and digits == self.flow.dispatcher_key and state.phase != "confirm"
-        )
+        wants_dispatcher = digits is not None and digits == self.flow.dispatcher_key and state.phase != "confirm"
         if wants_dispatcher and step.type != "hangup":
             effects = [Effect("dispatcher_requested", {"step": step.id})]
             return Outcome(self._transfer(state, step.id, []), effects)
@@ -217,16 +213,12 @@ class Engine:
         entered = (digits or "").rstrip("#")
         if not entered and (by_pound or digits == "#"):
             # Pound alone: the caller doesn't know the number or wants no PIN.
-            return Outcome(
-                self.enter(state, step.skip or step.next or ""), [Effect("skipped", {"step": step.id})]
-            )
+            return Outcome(self.enter(state, step.skip or step.next or ""), [Effect("skipped", {"step": step.id})])
         if not entered or not entered.isdigit() or not step.min_digits <= len(entered) <= step.max_digits:
             again, prefix = self._retry(state, step, silent=not entered)
             if again:
                 return Outcome(self._render(state, step, prefix))
-            return Outcome(
-                self.enter(state, step.skip or step.next or ""), [Effect("skipped", {"step": step.id})]
-            )
+            return Outcome(self.enter(state, step.skip or step.next or ""), [Effect("skipped", {"step": step.id})])
         if step.secret:
             return self._secret(state, step, entered)
         if step.confirm:

@@ -13,9 +13,7 @@ import yaml
 from hotline.flows.model import Flow, Option, Prompt, Step, Voice
 from hotline.settings import Hotline
 
-STEP_TYPES = frozenset(
-    {"language", "say", "menu", "record", "digits", "tip_number", "transfer", "goto", "hangup"}
-)
+STEP_TYPES = frozenset({"language", "say", "menu", "record", "digits", "tip_number", "transfer", "goto", "hangup"})
 # Steps that speak and then move on by themselves, without waiting for the caller.
 PASS_THROUGH = frozenset({"say", "goto"})
 # Prompts the engine itself speaks (re-prompts, transfers, errors) in every flow.
@@ -92,9 +90,7 @@ def _prompt(ctx: _Ctx, where: str, raw: Any, languages: Iterable[str]) -> Prompt
     return MappingProxyType({str(k): str(v) for k, v in raw.items()})
 
 
-def _options(
-    ctx: _Ctx, where: str, raw: Any, languages: list[str], default_next: str | None
-) -> tuple[Option, ...]:
+def _options(ctx: _Ctx, where: str, raw: Any, languages: list[str], default_next: str | None) -> tuple[Option, ...]:
     if not isinstance(raw, dict) or not raw:
         raise ctx.fail(where, "options must be a non-empty mapping of key to choice")
     options = []
@@ -116,9 +112,7 @@ def _options(
         if not isinstance(sets, dict):
             raise ctx.fail(where, f"option {key}: set must be a mapping")
         label = (
-            _prompt(ctx, f"{where}.{key}.label", spec["label"], languages)
-            if "label" in spec
-            else MappingProxyType({})
+            _prompt(ctx, f"{where}.{key}.label", spec["label"], languages) if "label" in spec else MappingProxyType({})
         )
         options.append(
             Option(
@@ -153,9 +147,7 @@ def _step(ctx: _Ctx, step_id: str, raw: Any, languages: list[str], hotline: Hotl
     key = raw.get("key")
     if key is not None and not _IDENT.match(str(key)):
         raise ctx.fail(where, f"answer key {key!r} must be lower-case letters, digits, underscores")
-    prompt = (
-        _prompt(ctx, f"{where}.prompt", raw["prompt"], languages) if "prompt" in raw else MappingProxyType({})
-    )
+    prompt = _prompt(ctx, f"{where}.prompt", raw["prompt"], languages) if "prompt" in raw else MappingProxyType({})
     nxt = raw.get("next")
     options: tuple[Option, ...] = ()
     option_prompt: Prompt = MappingProxyType({})
@@ -233,8 +225,7 @@ def _choice_options(
         if missing:
             raise ctx.fail(where, f"choice {choice.id!r} has no name in {', '.join(missing)}")
     return tuple(
-        Option(key=c.key, value=c.id, next=nxt, label=MappingProxyType(dict(c.name)), named=True)
-        for c in choices
+        Option(key=c.key, value=c.id, next=nxt, label=MappingProxyType(dict(c.name)), named=True) for c in choices
     )
 
 
@@ -294,9 +285,7 @@ def parse_flow(text: str, source: str, hotline: Hotline | None = None) -> Flow:
     for name in SHARED_PROMPTS:
         if name not in prompts_raw:
             raise ctx.fail(f"prompts.{name}", "is missing")
-    prompts = {
-        str(name): _prompt(ctx, f"prompts.{name}", value, languages) for name, value in prompts_raw.items()
-    }
+    prompts = {str(name): _prompt(ctx, f"prompts.{name}", value, languages) for name, value in prompts_raw.items()}
     steps_raw = raw["steps"]
     if not isinstance(steps_raw, dict) or not steps_raw:
         raise ctx.fail("steps", "must be a non-empty mapping of step id to step")

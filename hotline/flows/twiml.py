@@ -145,9 +145,7 @@ def render_input(
         lines.append(spoken(flow, step.prompt, language))
         # The prompt sits in a one-key <Gather> so '#' (skip) and '0' work before the beep;
         # with no key it falls through to <Record>, which is the point.
-        gather = response.gather(
-            input="dtmf", action=action, method="POST", num_digits=1, timeout=1, finish_on_key=""
-        )
+        gather = response.gather(input="dtmf", action=action, method="POST", num_digits=1, timeout=1, finish_on_key="")
         for line in lines:
             _say(gather, line)
         finish = "#" + (flow.dispatcher_key or "")

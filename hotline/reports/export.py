@@ -40,8 +40,7 @@ def report_dict(report: Report) -> dict[str, Any]:
             for r in report.recordings
         ],
         "timeline": [
-            {"at": _iso(e.at), "event": e.kind, **({"detail": e.detail} if e.detail else {})}
-            for e in report.events
+            {"at": _iso(e.at), "event": e.kind, **({"detail": e.detail} if e.detail else {})} for e in report.events
         ],
     }
 

@@ -23,6 +23,7 @@ bp = Blueprint("voice", __name__, url_prefix="/voice")
 
 _SID = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
 FETCH_JOB = "workers.recordings.fetch_recording"
+FINALIZE_JOB = "workers.reports.finalize_report"
 
 
 def twiml(response: VoiceResponse) -> Response:
@@ -189,7 +190,9 @@ def recording_status(hotline_id: str, step_id: str) -> Response:
     session.commit()
     if status == "completed":
         # Commit first, then enqueue: the job must find the row it is given.
-        if queues.try_enqueue_once("recordings", FETCH_JOB, f"fetch-{recording_sid}", recording_sid):
+        # Critical reports jump the queue.
+        queue = "critical" if call.report.urgency == "critical" else "recordings"
+        if queues.try_enqueue_once(queue, FETCH_JOB, f"fetch-{recording_sid}", recording_sid):
             recording.fetch_state = "queued"
             session.commit()
     return no_content()
@@ -204,6 +207,8 @@ def call_status() -> Response:
         return no_content()
     if calls.end_call(db.session, call, status, g.params.get("CallDuration")):
         db.session.commit()
+        report_id = call.report_id
+        queues.try_enqueue_once("default", FINALIZE_JOB, f"finalize-{report_id}-call", report_id)
     return no_content()
 
 

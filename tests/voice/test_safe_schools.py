@@ -149,9 +149,7 @@ def test_questions_can_be_skipped_by_pound_or_an_empty_recording(app: Flask, twi
         assert db.session.scalar(select(func.count()).select_from(Recording)) == 0
 
 
-def test_zero_in_a_menu_rings_every_dispatcher_without_the_caller_id(
-    app: Flask, twilio: TwilioClient
-) -> None:
+def test_zero_in_a_menu_rings_every_dispatcher_without_the_caller_id(app: Flask, twilio: TwilioClient) -> None:
     call = VoiceCall(twilio, SAFE_SCHOOLS)
     call.start()
     call.press("1")

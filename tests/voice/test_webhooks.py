@@ -38,9 +38,7 @@ def test_unsigned_and_forged_requests_are_refused(app: Flask, twilio: TwilioClie
     params = {**call.base(), "CallStatus": "ringing"}
     assert twilio.post("/voice/incoming", params, sign=False).status_code == 403
     assert twilio.post("/voice/incoming", params, signature="bm90IGEgc2lnbmF0dXJl").status_code == 403
-    wrong_url = TwilioClient(twilio.client).validator.compute_signature(
-        "https://elsewhere.test/voice/incoming", params
-    )
+    wrong_url = TwilioClient(twilio.client).validator.compute_signature("https://elsewhere.test/voice/incoming", params)
     assert twilio.post("/voice/incoming", params, signature=wrong_url).status_code == 403
     other_token = TwilioClient(twilio.client, token="f" * 32)
     assert other_token.post("/voice/incoming", params).status_code == 403
@@ -120,9 +118,7 @@ def test_a_repeated_action_changes_nothing_twice(app: Flask, twilio: TwilioClien
         assert db.session.scalars(select(Report)).one().language == "en"
 
 
-def test_callbacks_twice_and_out_of_order(
-    app: Flask, twilio: TwilioClient, redis_server: RedisServer
-) -> None:
+def test_callbacks_twice_and_out_of_order(app: Flask, twilio: TwilioClient, redis_server: RedisServer) -> None:
     call = VoiceCall(twilio, SAFE_SCHOOLS)
     call.start()
     call.press("1")

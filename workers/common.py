@@ -1,0 +1,57 @@
+"""Helpers shared by the jobs: settings, services, a clean session per job, enqueueing."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+from flask import current_app
+
+from hotline.extensions import db, queues, runtime
+from hotline.models import Event
+from hotline.pipeline.services import Services, services_for
+from hotline.settings import Settings
+
+log = logging.getLogger("workers")
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def settings() -> Settings:
+    return runtime.get(current_app).settings
+
+
+def services() -> Services:
+    return services_for(settings())
+
+
+def job(fn: Callable[P, R]) -> Callable[P, R]:
+    """Run a job with a fresh session, rolled back and closed whatever happens."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except Exception:
+            db.session.rollback()
+            raise
+        finally:
+            db.remove()
+
+    return wrapper
+
+
+def event(report_id: int, kind: str, **detail: object) -> None:
+    db.session.add(Event(report_id=report_id, kind=kind, detail=detail))
+
+
+def queue_for(urgency: str) -> str:
+    """Critical reports jump the queue."""
+    return "critical" if urgency == "critical" else "recordings"
+
+
+def enqueue(queue: str, func: str, job_id: str, *args: object) -> bool:
+    """Enqueue after the caller committed; if Redis is down the reconciler catches up."""
+    return queues.try_enqueue_once(queue, func, job_id, *args)
