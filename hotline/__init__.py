@@ -23,7 +23,7 @@ def create_app(settings: Settings | None = None, overrides: Mapping[str, object]
 
     runtime.init_app(app, settings)
     db.init_app(app, settings.database_url)
-    queues.init_app(app, settings.redis_url, Path(app.instance_path))
+    queues.init_app(app, settings.redis_url, Path(app.instance_path), settings.pipeline.job_timeout_seconds)
 
     from hotline.voice import bp as voice_bp
 

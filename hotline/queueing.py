@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 
 import redis
@@ -25,9 +26,11 @@ class Queues:
         self._redis: redis.Redis | None = None
         self._configured = ""
         self._data_dir = Path("instance")
+        self.stale_after = 600
 
-    def init_app(self, app: Flask, url: str, data_dir: Path) -> None:
+    def init_app(self, app: Flask, url: str, data_dir: Path, stale_after: int = 600) -> None:
         self._configured, self._data_dir, self._redis = url, data_dir, None
+        self.stale_after = stale_after
 
     @property
     def url(self) -> str:

@@ -115,7 +115,10 @@ class PipelineSettings(_Strict):
     delete_from_twilio: bool = True
     fetch_attempts: int = Field(default=5, ge=1, le=20)
     max_recording_seconds: int = Field(default=3600, ge=10)
-    reconcile_seconds: int = Field(default=30, ge=5, le=3600)
+    reconcile_seconds: int = Field(default=30, ge=1, le=3600)
+    # A job still "started" after this long is presumed abandoned by a dead worker and may
+    # be run again (every job is idempotent). Also the jobs' time limit.
+    job_timeout_seconds: int = Field(default=600, ge=1, le=86400)
 
 
 class Escalation(_Strict):

@@ -178,3 +178,55 @@ class TwilioClient:
 @pytest.fixture
 def twilio(client: FlaskClient) -> TwilioClient:
     return TwilioClient(client)
+
+
+class LiveServer:
+    """The real app served over HTTP on a local port, in a thread (for the simulator)."""
+
+    def __init__(self, app: Flask, port: int) -> None:
+        from werkzeug.serving import make_server
+
+        self.url = f"http://127.0.0.1:{port}"
+        self.server = make_server("127.0.0.1", port, app, threaded=True)
+        import threading
+
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+@pytest.fixture
+def fake_twilio() -> Iterator[Any]:
+    from hotline.simulator.fake_twilio import FakeTwilio
+
+    fake = FakeTwilio(ACCOUNT_SID, AUTH_TOKEN)
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def live(tmp_path: Path, database_url: str, redis_server: RedisServer, fake_twilio: Any) -> Iterator[tuple[Flask, LiveServer]]:
+    """The app, with Twilio's REST API played by `fake_twilio`, served on a real port."""
+    port = free_port()
+    settings = make_settings(
+        tmp_path, database_url, redis_server.url,
+        public_url=f"http://127.0.0.1:{port}", twilio_api_base_url=fake_twilio.base_url,
+    )
+    redis.Redis.from_url(redis_server.url).flushall()
+    _clean(database_url)
+    application = create_app(settings)
+    with LiveServer(application, port) as server:
+        yield application, server
+    from hotline.extensions import db
+
+    db.dispose()
+    _clean(database_url)
+    redis.Redis.from_url(redis_server.url).flushall()

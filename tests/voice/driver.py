@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -60,6 +61,9 @@ class VoiceCall:
     call_sid: str = field(default_factory=lambda: sid("CA"))
     doc: Doc | None = None
     recordings: list[str] = field(default_factory=list)
+    # Where recordings "live" (a FakeTwilio's base URL) and a hook that stores their audio there.
+    media_base: str = "http://127.0.0.1:9"
+    on_record: Callable[[str], None] | None = None
 
     def base(self) -> dict[str, str]:
         return {
@@ -116,7 +120,9 @@ class VoiceCall:
         record = self.doc.first("Record")
         recording_sid = sid("RE")
         self.recordings.append(recording_sid)
-        url = f"http://127.0.0.1:9/2010-04-01/Accounts/{ACCOUNT_SID}/Recordings/{recording_sid}"
+        url = f"{self.media_base}/2010-04-01/Accounts/{ACCOUNT_SID}/Recordings/{recording_sid}"
+        if self.on_record is not None:
+            self.on_record(recording_sid)
         params = {
             "RecordingSid": recording_sid,
             "RecordingUrl": url,

@@ -1,0 +1,264 @@
+"""A local HTTP server playing Twilio's REST API: recording media, recording deletion, SMS.
+
+It answers the way api.twilio.com does (paths, basic auth, status codes, JSON error bodies),
+so the app's Twilio adapter runs unchanged against it. Tests inject failures with
+`fail_next` and assert on `requests_log`, `deleted` and `messages`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import json
+import re
+import threading
+import uuid
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from hotline.simulator import audio
+
+_PREFIX = "/2010-04-01/Accounts/"
+_RECORDING = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Recordings/(?P<sid>[^/.]+)(?P<ext>\.wav|\.json)?$")
+_MESSAGES = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Messages\.json$")
+
+
+@dataclass
+class _Fault:
+    substring: str
+    remaining: int
+    status: int
+
+
+@dataclass
+class _Recording:
+    account_sid: str
+    wav: bytes
+    created: str = field(default_factory=lambda: formatdate(usegmt=True))
+
+
+def _error(status: int, code: int, message: str) -> dict[str, Any]:
+    """Twilio's JSON error body."""
+    more_info = f"https://www.twilio.com/docs/errors/{code}"
+    return {"code": code, "message": message, "more_info": more_info, "status": status}
+
+
+class FakeTwilio:
+    """Twilio's REST API for one account, on a local port, in a background thread."""
+
+    def __init__(self, account_sid: str, auth_token: str, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+        self.host = host
+        self.port = port
+        self.messages: list[dict[str, Any]] = []
+        self.requests_log: list[tuple[str, str]] = []
+        self.deleted: set[str] = set()
+        self.fetched: list[str] = []
+        self._recordings: dict[str, _Recording] = {}
+        self._faults: list[_Fault] = []
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        """The API base URL, like https://api.twilio.com; valid once started."""
+        if self._server is None:
+            raise RuntimeError("FakeTwilio is not started")
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> FakeTwilio:
+        """Start serving in a daemon thread."""
+        if self._server is not None:
+            return self
+        server = ThreadingHTTPServer((self.host, self.port), _handler_for(self))
+        server.daemon_threads = True
+        self._server = server
+        # A short poll interval makes stop() prompt: tests start and stop many of these.
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-twilio", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and release the port."""
+        server, thread = self._server, self._thread
+        self._server, self._thread = None, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def __enter__(self) -> FakeTwilio:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def add_recording(self, account_sid: str, recording_sid: str, wav_bytes: bytes) -> None:
+        """Store a recording's media, served at .../Recordings/{recording_sid}(.wav)."""
+        with self._lock:
+            self._recordings[recording_sid] = _Recording(account_sid, wav_bytes)
+            self.deleted.discard(recording_sid)
+
+    def has_recording(self, recording_sid: str) -> bool:
+        """Whether a recording is stored and not deleted."""
+        with self._lock:
+            return recording_sid in self._recordings
+
+    def fail_next(self, path_substring: str, times: int = 1, status: int = 500) -> None:
+        """Make the next `times` requests whose path contains `path_substring` answer `status`."""
+        with self._lock:
+            self._faults.append(_Fault(path_substring, times, status))
+
+    def _injected_fault(self, path: str) -> int | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault.remaining > 0 and fault.substring in path:
+                    fault.remaining -= 1
+                    return fault.status
+            return None
+
+    def _authorized(self, header: str | None) -> bool:
+        if not header or not header.startswith("Basic "):
+            return False
+        try:
+            user, _, password = base64.b64decode(header[6:], validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        # Constant-time, like any credential check that a test might copy.
+        same_user = hmac.compare_digest(user.encode(), self.account_sid.encode())
+        return hmac.compare_digest(password.encode(), self.auth_token.encode()) and same_user
+
+    def handle(
+        self, method: str, raw_path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        """Answer one request: (status, headers, body). Public so it can be tested without sockets."""
+        path = urlsplit(raw_path).path
+        with self._lock:
+            self.requests_log.append((method, path))
+        fault = self._injected_fault(path)
+        if fault is not None:
+            return _json(fault, _error(fault, 20500, "Injected failure"))
+        if not path.startswith(_PREFIX):
+            return _json(404, _error(404, 20404, f"The requested resource {path} was not found"))
+        if not self._authorized(headers.get("authorization")):
+            status, head, payload = _json(401, _error(401, 20003, "Authenticate"))
+            head["WWW-Authenticate"] = 'Basic realm="Twilio API"'
+            return status, head, payload
+        match = _RECORDING.match(path)
+        if match and match["account"] == self.account_sid:
+            return self._recording(method, match["sid"], match["ext"] or "", path)
+        match = _MESSAGES.match(path)
+        if match and match["account"] == self.account_sid:
+            if method != "POST":
+                return _json(405, _error(405, 20004, "Method not allowed"))
+            return self._message(body)
+        return _json(404, _error(404, 20404, f"The requested resource {path} was not found"))
+
+    def _recording(self, method: str, sid: str, ext: str, path: str) -> tuple[int, dict[str, str], bytes]:
+        with self._lock:
+            recording = self._recordings.get(sid)
+            if recording is None or recording.account_sid != self.account_sid:
+                return _json(404, _error(404, 20404, f"The requested resource {path} was not found"))
+            if method == "DELETE" and ext in ("", ".json"):
+                del self._recordings[sid]
+                self.deleted.add(sid)
+                return 204, {}, b""
+            if method != "GET":
+                return _json(405, _error(405, 20004, "Method not allowed"))
+            if ext == ".json":
+                return _json(200, self._recording_json(sid, recording))
+            self.fetched.append(sid)
+            return 200, {"Content-Type": "audio/x-wav"}, recording.wav
+
+    def _recording_json(self, sid: str, recording: _Recording) -> dict[str, Any]:
+        return {
+            "sid": sid,
+            "account_sid": recording.account_sid,
+            "date_created": recording.created,
+            "duration": str(max(1, round(audio.duration(recording.wav)))),
+            "channels": 1,
+            "status": "completed",
+            "source": "RecordVerb",
+            "api_version": "2010-04-01",
+            "uri": f"{_PREFIX}{recording.account_sid}/Recordings/{sid}.json",
+        }
+
+    def _message(self, body: bytes) -> tuple[int, dict[str, str], bytes]:
+        form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()}
+        to, sender, text = form.get("To", ""), form.get("From", ""), form.get("Body", "")
+        service = form.get("MessagingServiceSid", "")
+        if not to:
+            return _json(400, _error(400, 21604, "A 'To' phone number is required."))
+        if not sender and not service:
+            return _json(400, _error(400, 21603, "A 'From' phone number is required."))
+        if not text and "MediaUrl" not in form:
+            return _json(400, _error(400, 21602, "Message body is required."))
+        sid = "SM" + uuid.uuid4().hex
+        now = formatdate(usegmt=True)
+        message: dict[str, Any] = {
+            "sid": sid,
+            "account_sid": self.account_sid,
+            "messaging_service_sid": service or None,
+            "to": to,
+            "from": sender or None,
+            "body": text,
+            "status": "queued",
+            "direction": "outbound-api",
+            "num_segments": str(max(1, -(-len(text) // 160))),
+            "num_media": "0",
+            "date_created": now,
+            "date_updated": now,
+            "date_sent": None,
+            "price": None,
+            "price_unit": "USD",
+            "error_code": None,
+            "error_message": None,
+            "api_version": "2010-04-01",
+            "uri": f"{_PREFIX}{self.account_sid}/Messages/{sid}.json",
+        }
+        with self._lock:
+            self.messages.append(message)
+        return _json(201, message)
+
+
+def _json(status: int, payload: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+    return status, {"Content-Type": "application/json"}, json.dumps(payload).encode()
+
+
+def _handler_for(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "FakeTwilio/1.0"
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length > 0 else b""
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            status, head, payload = fake.handle(self.command, self.path, headers, body)
+            self.send_response(status)
+            for name, value in head.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = do_DELETE = do_PUT = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:
+            # Quiet: request lines would clutter test output and the simulator's transcript.
+            return
+
+    return Handler

@@ -1,0 +1,108 @@
+"""FakeTwilio over real HTTP: auth, recordings, deletion, SMS, fault injection."""
+
+from __future__ import annotations
+
+import requests
+
+from hotline.simulator import audio
+from hotline.simulator.fake_twilio import FakeTwilio
+from tests.simulator.conftest import ACCOUNT_SID, AUTH_TOKEN
+
+AUTH = (ACCOUNT_SID, AUTH_TOKEN)
+SID = "RE" + "1" * 32
+
+
+def recording_url(fake: FakeTwilio, sid: str = SID, account: str = ACCOUNT_SID) -> str:
+    return f"{fake.base_url}/2010-04-01/Accounts/{account}/Recordings/{sid}"
+
+
+def test_recording_needs_basic_auth(fake_twilio: FakeTwilio) -> None:
+    wav = audio.tone(0.5)
+    fake_twilio.add_recording(ACCOUNT_SID, SID, wav)
+
+    anonymous = requests.get(recording_url(fake_twilio) + ".wav", timeout=5)
+    wrong = requests.get(recording_url(fake_twilio) + ".wav", auth=(ACCOUNT_SID, "x" * 32), timeout=5)
+    assert anonymous.status_code == wrong.status_code == 401
+    assert anonymous.json()["code"] == 20003
+    assert "Basic" in anonymous.headers["WWW-Authenticate"]
+
+    for suffix in (".wav", ""):
+        ok = requests.get(recording_url(fake_twilio) + suffix, auth=AUTH, timeout=5)
+        assert ok.status_code == 200 and ok.content == wav
+        assert ok.headers["Content-Type"] == "audio/x-wav"
+    meta = requests.get(recording_url(fake_twilio) + ".json", auth=AUTH, timeout=5)
+    assert meta.json()["sid"] == SID and meta.json()["account_sid"] == ACCOUNT_SID
+    assert fake_twilio.fetched == [SID, SID]
+
+
+def test_unknown_recording_and_other_accounts_are_404(fake_twilio: FakeTwilio) -> None:
+    fake_twilio.add_recording(ACCOUNT_SID, SID, audio.tone(0.2))
+    other = "AC" + "b" * 32
+
+    assert requests.get(recording_url(fake_twilio, "RE" + "2" * 32) + ".wav", auth=AUTH, timeout=5).status_code == 404
+    assert requests.get(recording_url(fake_twilio, account=other) + ".wav", auth=AUTH, timeout=5).status_code == 404
+    assert requests.get(f"{fake_twilio.base_url}/nothing", timeout=5).status_code == 404
+
+
+def test_delete_recording(fake_twilio: FakeTwilio) -> None:
+    fake_twilio.add_recording(ACCOUNT_SID, SID, audio.tone(0.2))
+
+    assert requests.delete(recording_url(fake_twilio) + ".json", timeout=5).status_code == 401
+    assert fake_twilio.has_recording(SID)
+    deleted = requests.delete(recording_url(fake_twilio) + ".json", auth=AUTH, timeout=5)
+    assert deleted.status_code == 204 and deleted.content == b""
+    assert fake_twilio.deleted == {SID} and not fake_twilio.has_recording(SID)
+    assert requests.delete(recording_url(fake_twilio) + ".json", auth=AUTH, timeout=5).status_code == 404
+    assert requests.get(recording_url(fake_twilio) + ".wav", auth=AUTH, timeout=5).status_code == 404
+
+
+def test_send_sms(fake_twilio: FakeTwilio) -> None:
+    url = f"{fake_twilio.base_url}/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
+    form = {"To": "+13145550123", "From": "+13145550000", "Body": "New critical tip"}
+
+    assert requests.post(url, data=form, timeout=5).status_code == 401
+    sent = requests.post(url, data=form, auth=AUTH, timeout=5)
+
+    assert sent.status_code == 201
+    body = sent.json()
+    assert body["sid"].startswith("SM") and len(body["sid"]) == 34
+    assert (body["to"], body["from"], body["body"], body["status"]) == (*form.values(), "queued")
+    assert fake_twilio.messages == [body]
+    missing = requests.post(url, data={"From": "+13145550000", "Body": "x"}, auth=AUTH, timeout=5)
+    assert missing.status_code == 400 and missing.json()["code"] == 21604
+
+
+def test_fail_next(fake_twilio: FakeTwilio) -> None:
+    fake_twilio.add_recording(ACCOUNT_SID, SID, audio.tone(0.2))
+    fake_twilio.fail_next("/Recordings/", times=2, status=503)
+    fake_twilio.fail_next("Messages", times=1)
+
+    statuses = [requests.get(recording_url(fake_twilio) + ".wav", auth=AUTH, timeout=5).status_code for _ in range(3)]
+    assert statuses == [503, 503, 200]
+    url = f"{fake_twilio.base_url}/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
+    form = {"To": "+1", "From": "+2", "Body": "x"}
+    assert requests.post(url, data=form, auth=AUTH, timeout=5).status_code == 500
+    assert requests.post(url, data=form, auth=AUTH, timeout=5).status_code == 201
+    assert len(fake_twilio.messages) == 1
+    assert fake_twilio.requests_log[0] == ("GET", f"/2010-04-01/Accounts/{ACCOUNT_SID}/Recordings/{SID}.wav")
+    assert [m for m, _ in fake_twilio.requests_log] == ["GET"] * 3 + ["POST"] * 2
+
+
+def test_works_with_the_twilio_adapter_contract(fake_twilio: FakeTwilio) -> None:
+    """The calls hotline.twilio_api makes: fetch .wav then DELETE .json, both with basic auth."""
+    fake_twilio.add_recording(ACCOUNT_SID, SID, audio.tone(0.2))
+    with requests.Session() as session:
+        session.auth = AUTH
+        assert session.get(recording_url(fake_twilio) + ".wav", timeout=5).content[:4] == b"RIFF"
+        assert session.delete(recording_url(fake_twilio) + ".json", timeout=5).status_code == 204
+
+
+def test_start_stop_releases_the_port() -> None:
+    fake = FakeTwilio(ACCOUNT_SID, AUTH_TOKEN).start()
+    base = fake.base_url
+    fake.stop()
+    try:
+        requests.get(base, timeout=1)
+        raise AssertionError("still serving after stop()")
+    except requests.ConnectionError:
+        pass
