@@ -246,6 +246,9 @@ def _format_error(path: Path, exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
+DEV_TWILIO_API = "http://127.0.0.1:5099"
+
+
 def _fill_dev_secrets(raw: dict[str, object], config_path: Path) -> None:
     """Generate development secrets under instance/ for whatever the environment left unset."""
     from hotline.devsecrets import dev_secret
@@ -253,6 +256,9 @@ def _fill_dev_secrets(raw: dict[str, object], config_path: Path) -> None:
     instance = Path(str(raw["instance_path"]))
     if not raw.get("twilio_auth_token"):
         raw["twilio_auth_token"] = dev_secret(instance, "TWILIO_AUTH_TOKEN")
+        # Without a real token there is no real Twilio: recordings come from the simulator's
+        # stand-in for Twilio's API, which `flask simulate` serves on this address.
+        raw.setdefault("twilio_api_base_url", DEV_TWILIO_API)
     if not raw.get("master_key"):
         raw["master_key"] = decode_master_key(dev_secret(instance, "HOTLINE_MASTER_KEY"))
     if not raw.get("secret_key"):

@@ -213,12 +213,17 @@ def fake_twilio() -> Iterator[Any]:
 
 
 @pytest.fixture
-def live(tmp_path: Path, database_url: str, redis_server: RedisServer, fake_twilio: Any) -> Iterator[tuple[Flask, LiveServer]]:
+def live(
+    tmp_path: Path, database_url: str, redis_server: RedisServer, fake_twilio: Any
+) -> Iterator[tuple[Flask, LiveServer]]:
     """The app, with Twilio's REST API played by `fake_twilio`, served on a real port."""
     port = free_port()
     settings = make_settings(
-        tmp_path, database_url, redis_server.url,
-        public_url=f"http://127.0.0.1:{port}", twilio_api_base_url=fake_twilio.base_url,
+        tmp_path,
+        database_url,
+        redis_server.url,
+        public_url=f"http://127.0.0.1:{port}",
+        twilio_api_base_url=fake_twilio.base_url,
     )
     redis.Redis.from_url(redis_server.url).flushall()
     _clean(database_url)

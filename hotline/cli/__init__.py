@@ -9,13 +9,8 @@ def register_commands(app: Flask) -> None:
     from hotline.cli.database import db_group
     from hotline.cli.flows import flows_group
     from hotline.cli.reports import reports_group
+    from hotline.cli.simulate import simulate_command
     from hotline.cli.worker import worker_command
 
-    try:
-        from hotline.cli.simulate import simulate_command
-
-        app.cli.add_command(simulate_command)
-    except ImportError:  # TEMP until the simulator lands
-        pass
-    for command in (db_group, flows_group, reports_group, worker_command):
+    for command in (db_group, flows_group, reports_group, worker_command, simulate_command):
         app.cli.add_command(command)

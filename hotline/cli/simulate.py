@@ -10,11 +10,15 @@ from hotline.simulator.cli import make_simulate_command
 
 def _resolve(hotline: str) -> tuple[str, str, str]:
     settings = runtime.get(current_app).settings
-    line = settings.hotline(hotline) or settings.hotline_by_number(hotline)
+    line = settings.hotline(hotline.replace("-", "_")) or settings.hotline_by_number(hotline)
     if line is None:
         known = ", ".join(h.id for h in settings.hotlines)
         raise ValueError(f"unknown hotline {hotline!r}; configured: {known}")
     return line.number, settings.twilio_account_sid, settings.twilio_auth_token
 
 
-simulate_command = make_simulate_command(_resolve)
+def _twilio_api() -> str:
+    return runtime.get(current_app).settings.twilio_api_base_url
+
+
+simulate_command = make_simulate_command(_resolve, _twilio_api)

@@ -34,8 +34,9 @@ def test_whole_words_only_and_keypad_wins_when_higher() -> None:
 
 
 def test_spanish_keywords_and_phrases() -> None:
-    result = classify([], "normal", [("es", "Dijo que quiere matar a alguien con un cuchillo")],
-                      CFG.keywords, CFG.urgency)
+    result = classify(
+        [], "normal", [("es", "Dijo que quiere matar a alguien con un cuchillo")], CFG.keywords, CFG.urgency
+    )
     assert set(result.categories) == {"weapons", "violence_threat"} and result.urgency == "critical"
     english_rules_on_spanish = classify([], "normal", [("en", "matar")], CFG.keywords, CFG.urgency)
     assert english_rules_on_spanish.categories == ()
@@ -43,19 +44,27 @@ def test_spanish_keywords_and_phrases() -> None:
 
 def test_routing_by_district_and_category() -> None:
     assert route(SETTINGS, "safe_schools", {"district": "riverbend"}, ["drugs"]) == [
-        "safe_schools_unit", "riverbend_sd", "precinct_2_central", "drug_task_force"]
+        "safe_schools_unit",
+        "riverbend_sd",
+        "precinct_2_central",
+        "drug_task_force",
+    ]
     assert route(SETTINGS, "safe_schools", {"district": "unknown"}, ["weapons"]) == ["safe_schools_unit"]
 
 
 def test_prea_goes_to_the_prea_unit_and_the_outside_agency_only() -> None:
     assert route(SETTINGS, "prea", {"facility": "justice_center"}, ["sexual_abuse", "weapons"]) == [
-        "prea_unit", "dhs_outside"]
+        "prea_unit",
+        "dhs_outside",
+    ]
 
 
 def test_config_cannot_route_prea_to_jail_staff(tmp_path: Path) -> None:
     text = (ROOT / "config.yaml").read_text()
-    text = text.replace("- {hotline: prea, agencies: [prea_unit, dhs_outside]}",
-                        "- {hotline: prea, agencies: [prea_unit, dhs_outside, precinct_1_north]}")
+    text = text.replace(
+        "- {hotline: prea, agencies: [prea_unit, dhs_outside]}",
+        "- {hotline: prea, agencies: [prea_unit, dhs_outside, precinct_1_north]}",
+    )
     path = tmp_path / "config.yaml"
     path.write_text(text)
     with pytest.raises(SettingsError, match="may only go to"):
@@ -67,9 +76,17 @@ NOTICE = Notice("R-2026-00042", "critical", "Safe Schools hotline", "https://h.t
 
 def test_email_notice_carries_no_content() -> None:
     with smtp_server() as (port, inbox):
-        settings = load_settings(ROOT / "config.yaml", environ={}, overrides={
-            **BASE, "notifications": {"email": True, "smtp": {"host": "127.0.0.1", "port": port,
-                                                              "sender": "hotline@h.test"}}})
+        settings = load_settings(
+            ROOT / "config.yaml",
+            environ={},
+            overrides={
+                **BASE,
+                "notifications": {
+                    "email": True,
+                    "smtp": {"host": "127.0.0.1", "port": port, "sender": "hotline@h.test"},
+                },
+            },
+        )
         EmailChannel(settings).send("desk@school.test", NOTICE)
     [message] = inbox
     assert message["To"] == "desk@school.test" and "R-2026-00042" in message["Subject"]
@@ -85,8 +102,14 @@ def test_webhook_notice_is_hmac_signed() -> None:
     [(headers, body)] = received
     expected = hmac.new(b"shh", headers["X-Hotline-Timestamp"].encode() + b"." + body, hashlib.sha256).hexdigest()
     assert headers["X-Hotline-Signature"] == f"sha256={expected}"
-    assert json.loads(body) == {"event": "report.waiting", "report": "R-2026-00042", "urgency": "critical",
-                                "hotline": "Safe Schools hotline", "link": "https://h.test/reports/42", "level": 0}
+    assert json.loads(body) == {
+        "event": "report.waiting",
+        "report": "R-2026-00042",
+        "urgency": "critical",
+        "hotline": "Safe Schools hotline",
+        "link": "https://h.test/reports/42",
+        "level": 0,
+    }
 
 
 def test_webhook_failure_raises_for_a_retry() -> None:
