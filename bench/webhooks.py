@@ -22,6 +22,7 @@ import functools
 import math
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -64,8 +65,13 @@ class GunicornSettings:
     """Identical for both apps, so the ratio measures only what the hotline does per request."""
 
     workers: int = 2
+    # gthread, because only it keeps Twilio's keep-alive connections open (sync closes each
+    # one). One thread per worker, because the webhooks are CPU-bound under the GIL: on this
+    # 2-core machine threads=1 served as much or more than 2, and 4-16 lost 20-50% of the
+    # throughput and multiplied p99 (more GIL hand-offs, more SQLite writers queuing on the
+    # write lock). `--threads` overrides it to compare.
     worker_class: str = "gthread"
-    threads: int = 4
+    threads: int = 1
     keepalive: int = 30
 
     def args(self) -> list[str]:
@@ -154,6 +160,14 @@ def group_cpu(pgid: int) -> float:
         if int(fields[2]) == pgid:
             ticks += int(fields[11]) + int(fields[12])
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu() -> float:
+    """Busy CPU seconds of the whole machine (all cores), from the first line of /proc/stat."""
+    with open("/proc/stat", "rb") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -327,6 +341,8 @@ class Window:
     server_cpu: Callable[[], float] = lambda: 0.0
     server_cpu_started: float = 0.0
     server_cpu_ended: float = 0.0
+    machine_cpu_started: float = 0.0
+    machine_cpu_ended: float = 0.0
     latencies: dict[str, list[float]] = field(default_factory=dict)
     errors: Counter[str] = field(default_factory=Counter)
     finished: asyncio.Event = field(default_factory=asyncio.Event)
@@ -338,15 +354,20 @@ class Window:
             if self.done >= self.warmup_requests + self.measured_requests:
                 self.measuring, self.stop = False, True
                 self.ended, self.cpu_ended = time.perf_counter(), time.process_time()
-                self.server_cpu_ended = self.server_cpu()
+                self.server_cpu_ended, self.machine_cpu_ended = self.server_cpu(), machine_cpu()
                 self.finished.set()
         elif not self.stop and self.done >= self.warmup_requests:
             self.measuring = True
-            self.server_cpu_started = self.server_cpu()
+            self.server_cpu_started, self.machine_cpu_started = self.server_cpu(), machine_cpu()
             self.started, self.cpu_started = time.perf_counter(), time.process_time()
 
     def error(self, what: str) -> None:
         self.errors[what] += 1
+        # Failed requests never fill the window: give up on a level that mostly fails rather
+        # than spin until the timeout.
+        if self.errors.total() >= max(50, self.measured_requests // 10):
+            self.measuring, self.stop = False, True
+            self.finished.set()
 
     @property
     def all_latencies(self) -> list[float]:
@@ -364,6 +385,14 @@ class Window:
     def generator_cpu(self) -> float:
         """Cores this process (the load generator) used during the window."""
         return (self.cpu_ended - self.cpu_started) / (self.ended - self.started) if self.ended else 0.0
+
+    @property
+    def other_cpu(self) -> float:
+        """Cores used by everything else: Redis, and whatever else runs on this machine."""
+        if not self.ended:
+            return 0.0
+        busy = (self.machine_cpu_ended - self.machine_cpu_started) / (self.ended - self.started)
+        return max(0.0, busy - self.app_cpu - self.generator_cpu)
 
     @property
     def app_cpu(self) -> float:
@@ -562,7 +591,7 @@ def print_table(rows: list[tuple[int, Window, Window]]) -> None:
     header = (
         f"{'calls':>5} | {'hotline req/s':>13} {'p50 ms':>7} {'p99 ms':>7} | "
         f"{'bare req/s':>10} {'p50 ms':>7} {'p99 ms':>7} | {'ratio':>5} | {'errors':>6} | "
-        f"{'app CPU h/b':>11} | {'gen CPU h/b':>11}"
+        f"{'app CPU h/b':>11} | {'gen CPU h/b':>11} | {'other h/b':>9}"
     )
     print(header)
     print("-" * len(header))
@@ -573,11 +602,15 @@ def print_table(rows: list[tuple[int, Window, Window]]) -> None:
         errors = sum(hot.errors.values()) + sum(bare.errors.values())
         app = f"{hot.app_cpu:.2f}/{bare.app_cpu:.2f}"
         gen = f"{hot.generator_cpu:.2f}/{bare.generator_cpu:.2f}"
+        other = f"{hot.other_cpu:.1f}/{bare.other_cpu:.1f}"
         print(
             f"{calls:>5} | {h_rate:>13} {h50:>7} {h99:>7} | {b_rate:>10} {b50:>7} {b99:>7} | "
-            f"{ratio:>5.2f} | {errors:>6} | {app:>11} | {gen:>11}"
+            f"{ratio:>5.2f} | {errors:>6} | {app:>11} | {gen:>11} | {other:>9}"
         )
-    print("(app/gen CPU: cores used by the server under test / by this load generator, of 2)")
+    print(
+        "(CPU columns, in cores of the machine's 2, hotline/bare run: app = gunicorn master and workers, "
+        "gen = this load generator, other = Redis plus anything else running on the machine)"
+    )
 
 
 def print_breakdown(rows: list[tuple[int, Window, Window]]) -> None:
@@ -654,6 +687,7 @@ def main() -> int:
     procs = Processes()
     hot_log, bare_log = tmp / "hotline.log", tmp / "bare.log"
     rows: list[tuple[int, Window, Window]] = []
+    finished = False
     try:
         with sigterm_as_exit():
             redis_url = start_redis(procs, tmp)
@@ -698,8 +732,11 @@ def main() -> int:
                 procs.check_alive()
                 rows.append((calls, hot, bare))
                 print(f"  level {calls} done", file=sys.stderr, flush=True)
+        finished = True
     finally:
         procs.stop_all()
+        if not finished and not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)  # interrupted: nothing worth keeping
 
     print_table(rows)
     print_breakdown(rows)
@@ -721,11 +758,14 @@ def main() -> int:
     if args.keep:
         print(f"temporary files kept in {tmp}")
     else:
-        import shutil
-
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        # main() has already stopped gunicorn and Redis in its `finally`.
+        print("\ninterrupted; every process this benchmark started is stopped", file=sys.stderr)
+        sys.exit(130)

@@ -148,6 +148,8 @@ class Settings(_Strict):
     twilio_auth_token: str = ""
     twilio_api_base_url: str = "https://api.twilio.com"
     master_key: bytes = b""
+    # Retired master keys, still accepted for unwrapping until `flask keys rotate` has run.
+    old_master_keys: list[bytes] = Field(default_factory=list)
     storage_path: str = "instance/storage"
     instance_path: str = "instance"
     secret_key: str = ""
@@ -227,14 +229,14 @@ ENV_KEYS = {
 }
 
 
-def decode_master_key(value: str) -> bytes:
-    """Decode HOTLINE_MASTER_KEY (base64 of 32 bytes)."""
+def decode_master_key(value: str, name: str = "HOTLINE_MASTER_KEY") -> bytes:
+    """Decode a master key (base64 of 32 bytes)."""
     try:
         raw = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise SettingsError("HOTLINE_MASTER_KEY is not valid base64") from exc
+        raise SettingsError(f"{name} is not valid base64") from exc
     if len(raw) != 32:
-        raise SettingsError(f"HOTLINE_MASTER_KEY must decode to 32 bytes, not {len(raw)}")
+        raise SettingsError(f"{name} must decode to 32 bytes, not {len(raw)}")
     return raw
 
 
@@ -286,6 +288,12 @@ def load_settings(
             raw[key] = env[env_name]
     if env.get("HOTLINE_MASTER_KEY"):
         raw["master_key"] = decode_master_key(env["HOTLINE_MASTER_KEY"])
+    if env.get("HOTLINE_OLD_MASTER_KEYS"):
+        raw["old_master_keys"] = [
+            decode_master_key(item.strip(), "HOTLINE_OLD_MASTER_KEYS")
+            for item in env["HOTLINE_OLD_MASTER_KEYS"].split(",")
+            if item.strip()
+        ]
     raw.update(overrides or {})
     base = config_path.parent.resolve()
     # Relative paths in the file are relative to the file, not to wherever we were started.

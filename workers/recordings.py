@@ -50,38 +50,7 @@ def fetch_recording(recording_sid: str) -> str:
         return "missing"
     svc = services()
     if rec.fetch_state not in SETTLED:
-        if not rec.media_url:
-            rec.fetch_state, rec.last_error = "dead", "no RecordingUrl was ever received"
-            event(rec.report_id, "recording_dead", recording_sid=recording_sid, error=rec.last_error)
-            db.session.commit()
-            return "dead"
-        rec.attempts += 1
-        db.session.commit()
-        try:
-            audio = svc.twilio.fetch_recording(rec.media_url)
-            load_wav(audio, max_seconds=settings().pipeline.max_recording_seconds)
-        except ForbiddenUrl as exc:
-            # A forged or misrouted callback: never fetch, never retry.
-            rec.fetch_state, rec.last_error = "refused", str(exc)[:300]
-            event(rec.report_id, "recording_refused", recording_sid=recording_sid, reason=str(exc))
-            db.session.commit()
-            return "refused"
-        except (TwilioError, InvalidAudio) as exc:
-            rec.last_error = f"{type(exc).__name__}: {exc}"[:300]
-            if rec.attempts >= settings().pipeline.fetch_attempts:
-                rec.fetch_state = "dead"
-                event(rec.report_id, "recording_dead", recording_sid=recording_sid, error=rec.last_error)
-                db.session.commit()
-                return "dead"
-            rec.fetch_state = "retrying"
-            db.session.commit()
-            raise  # RQ retries with backoff
-        key = audio_key(rec)
-        digest = svc.store.put_and_verify(key, audio, audio_aad(rec))
-        rec.blob_key, rec.sha256, rec.stored_at = key, digest, utcnow()
-        rec.fetch_state, rec.last_error = "stored", None
-        event(rec.report_id, "recording_stored", recording_sid=recording_sid, bytes=len(audio))
-        db.session.commit()
+        _fetch_and_store(rec)
     if rec.fetch_state == "stored" and not rec.deleted_from_twilio and settings().pipeline.delete_from_twilio:
         try:
             svc.twilio.delete_recording(rec.media_url or "")
@@ -96,6 +65,44 @@ def fetch_recording(recording_sid: str) -> str:
     else:
         enqueue("default", FINALIZE, f"finalize-{rec.report_id}-{recording_sid}", rec.report_id)
     return rec.fetch_state
+
+
+def _give_up(rec: Recording, state: str, error: str) -> None:
+    """Dead-letter (or refuse) a recording: an admin sees it; the report goes on without it."""
+    rec.fetch_state, rec.last_error = state, error[:300]
+    event(rec.report_id, f"recording_{state}", recording_sid=rec.recording_sid, error=rec.last_error)
+    db.session.commit()
+
+
+def _fetch_and_store(rec: Recording) -> None:
+    """Download, check, encrypt, store and verify; retry by raising, dead-letter at the limit."""
+    svc = services()
+    if not rec.media_url:
+        _give_up(rec, "dead", "no RecordingUrl was ever received")
+        return
+    rec.attempts += 1
+    db.session.commit()
+    try:
+        audio = svc.twilio.fetch_recording(rec.media_url)
+        load_wav(audio, max_seconds=settings().pipeline.max_recording_seconds)
+    except ForbiddenUrl as exc:
+        # A forged or misrouted callback: never fetch, never retry.
+        _give_up(rec, "refused", str(exc))
+        return
+    except (TwilioError, InvalidAudio) as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        if rec.attempts >= settings().pipeline.fetch_attempts:
+            _give_up(rec, "dead", error)
+            return
+        rec.fetch_state, rec.last_error = "retrying", error[:300]
+        db.session.commit()
+        raise  # RQ retries with backoff
+    key = audio_key(rec)
+    digest = svc.store.put_and_verify(key, audio, audio_aad(rec))
+    rec.blob_key, rec.sha256, rec.stored_at = key, digest, utcnow()
+    rec.fetch_state, rec.last_error = "stored", None
+    event(rec.report_id, "recording_stored", recording_sid=rec.recording_sid, bytes=len(audio))
+    db.session.commit()
 
 
 @job

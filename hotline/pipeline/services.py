@@ -5,9 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from hotline.crypto.envelope import MasterKeyRing
+from hotline.pipeline.notify import Channel, channels
 from hotline.settings import Settings
+from hotline.storage.encrypted import EncryptedStore
+from hotline.storage.local import LocalBlobStore
 from hotline.twilio_api import TwilioApi
+
+if TYPE_CHECKING:
+    from hotline.speech.transcriber import Transcriber
 
 
 @dataclass
@@ -20,25 +28,24 @@ class Services:
         return TwilioApi(s.twilio_api_base_url.rstrip("/"), s.twilio_account_sid, s.twilio_auth_token)
 
     @cached_property
-    def store(self):  # type: ignore[no-untyped-def]
-        from hotline.crypto.envelope import MasterKeyRing
-        from hotline.storage.encrypted import EncryptedStore
-        from hotline.storage.local import LocalBlobStore
-
-        ring = MasterKeyRing.from_settings(self.settings)
-        return EncryptedStore(LocalBlobStore(Path(self.settings.storage_path)), ring)
+    def store(self) -> EncryptedStore:
+        return EncryptedStore(LocalBlobStore(Path(self.settings.storage_path)), key_ring(self.settings))
 
     @cached_property
-    def transcriber(self):  # type: ignore[no-untyped-def]
+    def transcriber(self) -> Transcriber:
+        # Loading the model takes a while: once per worker process, then reused.
         from hotline.speech.transcriber import Transcriber
 
         return Transcriber(max_seconds=self.settings.pipeline.max_recording_seconds)
 
     @cached_property
-    def channels(self):  # type: ignore[no-untyped-def]
-        from hotline.pipeline.notify import channels
-
+    def channels(self) -> dict[str, Channel]:
         return channels(self.settings, self.twilio)
+
+
+def key_ring(settings: Settings) -> MasterKeyRing:
+    """The master key ring: the current key plus any retired ones still to be rotated away."""
+    return MasterKeyRing(settings.master_key, settings.old_master_keys)
 
 
 _cache: dict[int, Services] = {}

@@ -207,6 +207,7 @@ class SimulatedCall:
         }
 
     def _timestamp(self) -> str:
+        """Format the simulated 'now' as Twilio does (RFC 2822, +0000)."""
         return formatdate(self._start + self._clock, usegmt=False).replace("-0000", "+0000")
 
     # -- HTTP ----------------------------------------------------------------------------
@@ -266,6 +267,7 @@ class SimulatedCall:
     # -- what the people on the line hear ---------------------------------------------------
 
     def _hear(self, state: _LegState, line: str) -> None:
+        """Add a line to the transcript and tell whoever is on this leg."""
         if state.leg == "dispatcher":
             self.result.transcript.append(f"(dispatcher) {line}")
             self.caller.dispatcher_hears(line)
@@ -274,6 +276,7 @@ class SimulatedCall:
             self.caller.hear(line)
 
     def _prompt(self, state: _LegState, verb: Say | Play | Pause) -> None:
+        """Play a Say, Play or Pause, advancing the simulated clock."""
         if isinstance(verb, Say):
             state.language = verb.language or state.language
             self._hear(state, f"[Say {verb.language or 'en-US'}] {verb.text}")
@@ -320,9 +323,8 @@ class SimulatedCall:
 
     def _run_leg(self, state: _LegState, url: str, method: str, extra: dict[str, str]) -> EndedBy:
         """Fetch and run documents on one leg until it ends."""
-        params_first = dict(extra)
         try:
-            verbs = self._fetch_twiml(state, url, method, params_first)
+            verbs = self._fetch_twiml(state, url, method, extra)
             while True:
                 step = self._run_document(state, verbs)
                 if step is None:
@@ -337,6 +339,7 @@ class SimulatedCall:
             return end.how
 
     def _tick(self) -> None:
+        """Count one verb; past the limit the call is looping."""
         self._steps += 1
         if self._steps > self.max_steps:
             self.result.errors.append(f"more than {self.max_steps} verbs: the call loops")
@@ -388,6 +391,7 @@ class SimulatedCall:
     # -- verbs ---------------------------------------------------------------------------
 
     def _gather(self, state: _LegState, verb: Gather, question: bool) -> _Next | None:
+        """Play the prompts, take the keys; return the action to post, or None to fall through."""
         for prompt in verb.prompts:
             self._prompt(state, prompt)
         if state.leg == "dispatcher":
@@ -407,6 +411,7 @@ class SimulatedCall:
         return _Next(self._resolve(state, verb.action), verb.method, outcome)
 
     def _record(self, state: _LegState, verb: Record) -> _Next | None:
+        """Record an answer and return the action to post; None when the recording is empty."""
         if verb.play_beep:
             self._hear(state, "[beep]")
         answer = self.caller.speak(verb)
@@ -454,6 +459,7 @@ class SimulatedCall:
         return _Next(action, verb.method, extra, after)
 
     def _media(self, answer: Answer, language: str | None) -> bytes:
+        """Produce the answer's phone audio."""
         try:
             return audio.phone_audio(answer.text, answer.wav, language)
         except (OSError, audio.AudioError) as exc:
@@ -462,6 +468,7 @@ class SimulatedCall:
             return audio.tone()
 
     def _recording_params(self, sid: str, url: str, status: str, seconds: str, started: str) -> dict[str, str]:
+        """Build the parameters of a recording status callback (no caller identity, as Twilio)."""
         return {
             "AccountSid": self.account_sid,
             "CallSid": self.call_sid,
@@ -491,12 +498,14 @@ class SimulatedCall:
             self._status_event(state, verb, sid, url, "absent", "0", started)
 
     def _recording_callback(self, url: str, method: str, params: dict[str, str]) -> None:
+        """Post a recording status callback now, or after the call when simulating late delivery."""
         if self.late_recording_callbacks:
             self._deferred.append((url, method, params))
         else:
             self._callback(url, method, params)
 
     def _dial(self, state: _LegState, verb: Dial) -> _Next | None:
+        """Ring the numbers, run the answering dispatcher's whisper; return the Dial action to post."""
         self._hear(state, f"[Dial {len(verb.numbers)} number(s), timeout {verb.timeout}s]")
         status, child_sid, talked = "no-answer", "", 0
         for number in verb.numbers:

@@ -99,11 +99,13 @@ class FakeTwilio:
             thread.join(timeout=5)
 
     def __enter__(self) -> FakeTwilio:
+        """Start serving for the block."""
         return self.start()
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        """Stop serving at the end of the block."""
         self.stop()
 
     def add_recording(self, account_sid: str, recording_sid: str, wav_bytes: bytes) -> None:
@@ -122,7 +124,13 @@ class FakeTwilio:
         with self._lock:
             self._faults.append(_Fault(path_substring, times, status))
 
+    def clear_faults(self) -> None:
+        """Forget every injected failure that has not fired yet."""
+        with self._lock:
+            self._faults.clear()
+
     def _injected_fault(self, path: str) -> int | None:
+        """Consume a matching injected failure and return its status."""
         with self._lock:
             for fault in self._faults:
                 if fault.remaining > 0 and fault.substring in path:
@@ -131,6 +139,7 @@ class FakeTwilio:
             return None
 
     def _authorized(self, header: str | None) -> bool:
+        """Check HTTP basic auth against the account SID and auth token."""
         if not header or not header.startswith("Basic "):
             return False
         try:
@@ -168,6 +177,7 @@ class FakeTwilio:
         return _json(404, _error(404, 20404, f"The requested resource {path} was not found"))
 
     def _recording(self, method: str, sid: str, ext: str, path: str) -> tuple[int, dict[str, str], bytes]:
+        """Serve, describe or delete one recording."""
         with self._lock:
             recording = self._recordings.get(sid)
             if recording is None or recording.account_sid != self.account_sid:
@@ -184,6 +194,7 @@ class FakeTwilio:
             return 200, {"Content-Type": "audio/x-wav"}, recording.wav
 
     def _recording_json(self, sid: str, recording: _Recording) -> dict[str, Any]:
+        """Describe a recording like Twilio's Recording resource."""
         return {
             "sid": sid,
             "account_sid": recording.account_sid,
@@ -197,6 +208,7 @@ class FakeTwilio:
         }
 
     def _message(self, body: bytes) -> tuple[int, dict[str, str], bytes]:
+        """Accept an outgoing SMS like the Messages API."""
         form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()}
         to, sender, text = form.get("To", ""), form.get("From", ""), form.get("Body", "")
         service = form.get("MessagingServiceSid", "")
@@ -244,6 +256,7 @@ def _handler_for(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
         server_version = "FakeTwilio/1.0"
 
         def _serve(self) -> None:
+            """Hand the request to FakeTwilio.handle and write its answer."""
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length > 0 else b""
             headers = {k.lower(): v for k, v in self.headers.items()}

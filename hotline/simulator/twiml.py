@@ -33,6 +33,8 @@ class TwimlError(ValueError):
 
 @dataclass(frozen=True)
 class Say:
+    """Speak text to the caller."""
+
     text: str
     voice: str | None = None
     language: str | None = None
@@ -40,17 +42,23 @@ class Say:
 
 @dataclass(frozen=True)
 class Play:
+    """Play an audio file."""
+
     url: str
     loop: int = 1
 
 
 @dataclass(frozen=True)
 class Pause:
+    """Wait in silence."""
+
     length: int = 1
 
 
 @dataclass(frozen=True)
 class Gather:
+    """Collect keys; nested prompts are interrupted by the first key."""
+
     action: str | None = None
     method: str = "POST"
     num_digits: int | None = None
@@ -63,6 +71,8 @@ class Gather:
 
 @dataclass(frozen=True)
 class Record:
+    """Record the caller until a finish key, silence or maxLength."""
+
     action: str | None = None
     method: str = "POST"
     finish_on_key: str = "1234567890*#"
@@ -76,12 +86,16 @@ class Record:
 
 @dataclass(frozen=True)
 class Redirect:
+    """Fetch the next document from another URL."""
+
     url: str
     method: str = "POST"
 
 
 @dataclass(frozen=True)
 class Number:
+    """One phone number in a <Dial>, with its optional whisper URL."""
+
     number: str
     url: str | None = None
     method: str = "POST"
@@ -89,6 +103,8 @@ class Number:
 
 @dataclass(frozen=True)
 class Dial:
+    """Ring numbers at once and bridge the first that answers."""
+
     action: str | None = None
     method: str = "POST"
     timeout: int = 30
@@ -99,11 +115,13 @@ class Dial:
 
 @dataclass(frozen=True)
 class Hangup:
-    pass
+    """End the call."""
 
 
 @dataclass(frozen=True)
 class Reject:
+    """Refuse an unanswered call (busy or not in service)."""
+
     reason: str = "rejected"
 
 
