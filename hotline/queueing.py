@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 
 import redis
@@ -25,11 +26,11 @@ class Queues:
         self._redis: redis.Redis | None = None
         self._configured = ""
         self._data_dir = Path("instance")
-        self.stale_after = 600
+        self.stale_after = self.job_timeout = 600
 
     def init_app(self, app: Flask, url: str, data_dir: Path, stale_after: int = 600) -> None:
         self._configured, self._data_dir, self._redis = url, data_dir, None
-        self.stale_after = stale_after
+        self.stale_after = self.job_timeout = stale_after
 
     @property
     def url(self) -> str:
@@ -54,12 +55,26 @@ class Queues:
         return Queue(name, connection=self.redis)
 
     def enqueue_once(self, queue: str, func: str, job_id: str, *args: object, retry: Retry | None = None) -> bool:
-        """Enqueue a job under a deterministic id unless that job is already waiting or running."""
+        """Enqueue a job under a deterministic id unless that job is already waiting or running.
+
+        A job marked started whose worker died (SIGKILL, power loss) would block its id for
+        ever: one started longer ago than `stale_after` seconds is taken to be abandoned.
+        Every job is idempotent, so running it again is safe.
+        """
         q = self.queue(queue)
         existing = q.fetch_job(job_id)
-        if existing is not None and existing.get_status(refresh=False) in _LIVE:
-            return False
-        q.enqueue(func, *args, job_id=job_id, retry=retry, failure_ttl=30 * 86400)
+        if existing is not None:
+            status = existing.get_status(refresh=False)
+            started = existing.started_at
+            abandoned = (
+                status == JobStatus.STARTED
+                and started is not None
+                and (datetime.now(UTC) - started.replace(tzinfo=UTC)).total_seconds() > self.stale_after
+            )
+            if status in _LIVE and not abandoned:
+                return False
+            existing.delete()
+        q.enqueue(func, *args, job_id=job_id, retry=retry, failure_ttl=30 * 86400, job_timeout=self.job_timeout)
         return True
 
     def try_enqueue_once(self, queue: str, func: str, job_id: str, *args: object) -> bool:

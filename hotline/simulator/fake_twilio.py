@@ -13,6 +13,7 @@ import hmac
 import json
 import re
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from email.utils import formatdate
@@ -62,6 +63,7 @@ class FakeTwilio:
         self.fetched: list[str] = []
         self._recordings: dict[str, _Recording] = {}
         self._faults: list[_Fault] = []
+        self._delays: list[list[Any]] = []
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -124,10 +126,16 @@ class FakeTwilio:
         with self._lock:
             self._faults.append(_Fault(path_substring, times, status))
 
+    def delay_next(self, path_substring: str, seconds: float, times: int = 1) -> None:
+        """Make the next `times` matching requests wait `seconds` before answering (a slow Twilio)."""
+        with self._lock:
+            self._delays.append([path_substring, times, seconds])
+
     def clear_faults(self) -> None:
         """Forget every injected failure that has not fired yet."""
         with self._lock:
             self._faults.clear()
+            self._delays.clear()
 
     def _injected_fault(self, path: str) -> int | None:
         """Consume a matching injected failure and return its status."""
@@ -157,6 +165,15 @@ class FakeTwilio:
         path = urlsplit(raw_path).path
         with self._lock:
             self.requests_log.append((method, path))
+        delay = 0.0
+        with self._lock:
+            for entry in self._delays:
+                if entry[1] > 0 and entry[0] in path:
+                    entry[1] -= 1
+                    delay = float(entry[2])
+                    break
+        if delay:
+            time.sleep(delay)
         fault = self._injected_fault(path)
         if fault is not None:
             return _json(fault, _error(fault, 20500, "Injected failure"))
