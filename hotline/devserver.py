@@ -40,7 +40,9 @@ def main() -> int:
                 "--worker-class",
                 "gthread",
                 "--threads",
-                "8",
+                "2",
+                # Each worker gets its own listening socket: the kernel spreads connections.
+                "--reuse-port",
                 "--access-logfile",
                 "-",
             ],

@@ -77,6 +77,31 @@ class Queues:
         q.enqueue(func, *args, job_id=job_id, retry=retry, failure_ttl=30 * 86400, job_timeout=self.job_timeout)
         return True
 
+    def enqueue_now(self, queue: str, func: str, job_id: str, *args: object) -> bool:
+        """Enqueue in one Redis round trip, for webhooks; never fails the caller.
+
+        Only called on a state change the database made exactly once (a recording becoming
+        completed, a call ending), so no existence check is needed; the reconciler uses
+        `enqueue_once` for everything else.
+        """
+        try:
+            q = self.queue(queue)
+            job = q.create_job(
+                func,
+                args=args,
+                job_id=job_id,
+                failure_ttl=30 * 86400,
+                timeout=self.job_timeout,
+                retry=Retry(max=5, interval=[5, 30, 120, 600, 1800]),
+            )
+            with self.redis.pipeline() as pipe:
+                q.enqueue_job(job, pipeline=pipe)
+                pipe.execute()
+            return True
+        except (redis.RedisError, OSError):
+            log.warning("Redis unavailable; job %s left pending for the reconciler", job_id)
+            return False
+
     def try_enqueue_once(self, queue: str, func: str, job_id: str, *args: object) -> bool:
         """Enqueue, but never fail the caller if Redis is down: the reconciler catches up."""
         try:

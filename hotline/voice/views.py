@@ -187,14 +187,13 @@ def recording_status(hotline_id: str, step_id: str) -> Response:
     else:
         recording.error_code = (g.params.get("ErrorCode") or "")[:16] or None
         calls.add_event(session, call.report_id, f"recording_{status}", {"recording_sid": recording_sid})
+    urgency = call.report.urgency
     session.commit()
     if status == "completed":
-        # Commit first, then enqueue: the job must find the row it is given.
-        # Critical reports jump the queue.
-        queue = "critical" if call.report.urgency == "critical" else "recordings"
-        if queues.try_enqueue_once(queue, FETCH_JOB, f"fetch-{recording_sid}", recording_sid):
-            recording.fetch_state = "queued"
-            session.commit()
+        # Commit first, then enqueue: the job must find the row it is given. If Redis is
+        # down the row stays pending and the reconciler enqueues it later.
+        queue = "critical" if urgency == "critical" else "recordings"  # critical jumps the queue
+        queues.enqueue_now(queue, FETCH_JOB, f"fetch-{recording_sid}", recording_sid)
     return no_content()
 
 
@@ -208,7 +207,7 @@ def call_status() -> Response:
     if calls.end_call(db.session, call, status, g.params.get("CallDuration")):
         db.session.commit()
         report_id = call.report_id
-        queues.try_enqueue_once("default", FINALIZE_JOB, f"finalize-{report_id}-call", report_id)
+        queues.enqueue_now("default", FINALIZE_JOB, f"finalize-{report_id}-call", report_id)
     return no_content()
 
 

@@ -106,7 +106,9 @@ def test_keys_rotate_rewraps_without_touching_audio(papp: Flask, place_call: Any
     payload_before = (storage / rec.blob_key).read_bytes()  # type: ignore[operator]
     new_key = os.urandom(32)
     rotated = settings.model_copy(update={"master_key": new_key, "old_master_keys": [settings.master_key]})
-    papp.extensions["hotline"] = runtime.get(papp).__class__(rotated, runtime.get(papp).lines, runtime.get(papp).validator)
+    papp.extensions["hotline"] = runtime.get(papp).__class__(
+        rotated, runtime.get(papp).lines, runtime.get(papp).validator
+    )
     result = papp.test_cli_runner().invoke(args=["keys", "rotate"])
     assert result.exit_code == 0, result.output
     assert "re-wrapped 2 data key(s)" in result.output  # the audio and its transcript

@@ -142,7 +142,7 @@ def test_callbacks_twice_and_out_of_order(app: Flask, twilio: TwilioClient, redi
             "problem",
             "completed",
             12,
-            "queued",
+            "pending",
         )
         kinds = list(db.session.scalars(select(Event.kind)))
     assert kinds.count("recording_completed") == 1 and kinds.count("call_ended") == 1

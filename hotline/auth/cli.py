@@ -1,0 +1,195 @@
+"""`flask users ...` and `flask audit ...`: accounts and the audit log from the terminal."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hotline.auth import audit, totp
+from hotline.auth.models import ROLES, User
+from hotline.auth.passwords import generate_password, hash_password
+from hotline.db import make_engine
+from hotline.extensions import db, runtime
+from hotline.models import utcnow
+from hotline.settings import Settings
+
+users_group = AppGroup("users", help="Manage the accounts of people who review reports.")
+audit_group = AppGroup("audit", help="Check and export the tamper-evident audit log.")
+
+# Every change made from the terminal is marked as such in the log (there is no signed-in user).
+VIA_CLI = {"via": "cli"}
+
+
+class NewUser:
+    """What a freshly created account's owner needs once: never stored in the clear."""
+
+    def __init__(self, user: User, password: str, secret: str) -> None:
+        self.user = user
+        self.password = password
+        self.secret = secret
+
+
+def create_user(session: Session, settings: Settings, email: str, role: str, agencies: list[str]) -> NewUser:
+    """Create an account with a generated password and TOTP secret; the caller commits."""
+    email = email.strip().lower()
+    if "@" not in email or len(email) > 254:
+        raise ValueError(f"not an email address: {email!r}")
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+    known = {a.id for a in settings.agencies}
+    unknown = [a for a in agencies if a not in known]
+    if unknown:
+        raise ValueError(
+            f"unknown agency id(s) {', '.join(unknown)}; the agencies in the configuration are: "
+            f"{', '.join(sorted(known))}"
+        )
+    if not agencies:
+        raise ValueError("give at least one --agency")
+    if session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise ValueError(f"a user with email {email} already exists")
+    password = generate_password()
+    secret = totp.new_secret()
+    user = User(
+        email=email,
+        role=role,
+        agencies=sorted(set(agencies)),
+        password_hash=hash_password(password),
+        totp_secret=totp.encrypt_secret(settings.master_key, secret, email),
+    )
+    session.add(user)
+    session.flush()
+    return NewUser(user, password, secret)
+
+
+def create_demo_users(settings: Settings) -> list[tuple[str, str, str, str]]:
+    """Create one demo user per role (development only); skip any that already exist.
+
+    Returns (email, role, password, TOTP secret) for each user created now.
+    """
+    agencies = sorted(a.id for a in settings.agencies)
+    created: list[tuple[str, str, str, str]] = []
+    engine = make_engine(settings.database_url)
+    try:
+        with Session(engine) as session:
+            for role in ROLES:
+                email = f"{role}@demo.hotline.invalid"
+                if session.scalar(select(User.id).where(User.email == email)) is not None:
+                    continue
+                new = create_user(session, settings, email, role, agencies)
+                audit.append(
+                    session,
+                    "user.created",
+                    target_type="user",
+                    target_id=new.user.id,
+                    detail={"via": "demo", "email": email, "role": role, "agencies": agencies},
+                )
+                session.commit()
+                created.append((email, role, new.password, new.secret))
+    finally:
+        engine.dispose()
+    return created
+
+
+def _find(email: str) -> User:
+    user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        raise click.ClickException(f"no user with email {email}")
+    return user
+
+
+@users_group.command("create")
+@click.option("--email", required=True, help="Sign-in address (stored lower-cased).")
+@click.option("--role", required=True, type=click.Choice(ROLES), help="What the user may do.")
+@click.option("--agency", "agencies", multiple=True, required=True, help="Agency id from the configuration; repeat.")
+def create_command(email: str, role: str, agencies: tuple[str, ...]) -> None:
+    """Create a user; print the generated password and TOTP secret once."""
+    settings = runtime.get().settings
+    try:
+        new = create_user(db.session, settings, email, role, list(agencies))
+    except ValueError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from exc
+    audit.append(
+        db.session,
+        "user.created",
+        target_type="user",
+        target_id=new.user.id,
+        detail={**VIA_CLI, "email": new.user.email, "role": role, "agencies": new.user.agencies},
+    )
+    db.session.commit()
+    click.echo(f"created {new.user.email} ({role}; agencies: {', '.join(new.user.agencies)})")
+    click.echo("Give these to the user over a safe channel; they are not shown again.")
+    click.echo(f"password: {new.password}")
+    click.echo(f"TOTP secret: {new.secret}")
+    click.echo(f"otpauth URI: {totp.provisioning_uri(new.secret, new.user.email)}")
+    click.echo("On first sign-in the user scans the QR code (or types the secret) and enters a code.")
+
+
+@users_group.command("list")
+def list_command() -> None:
+    """List every user: email, role, agencies, state."""
+    now = utcnow()
+    for user in db.session.scalars(select(User).order_by(User.email)):
+        if user.disabled:
+            state = "disabled"
+        elif user.locked_until and user.locked_until > now:
+            state = f"locked until {user.locked_until:%Y-%m-%d %H:%M} UTC"
+        elif user.totp_enrolled_at is None:
+            state = "not enrolled"
+        else:
+            state = "active"
+        click.echo(f"{user.email}\t{user.role}\t{','.join(user.agencies)}\t{state}")
+
+
+@users_group.command("disable")
+@click.argument("email")
+def disable_command(email: str) -> None:
+    """Disable a user and end their sessions."""
+    user = _find(email)
+    user.disabled = True
+    user.session_generation += 1
+    audit.append(db.session, "user.disabled", target_type="user", target_id=user.id, detail={**VIA_CLI})
+    db.session.commit()
+    click.echo(f"disabled {user.email}")
+
+
+@users_group.command("reset-totp")
+@click.argument("email")
+def reset_totp_command(email: str) -> None:
+    """Give a user a new TOTP secret (lost phone); they enrol again at next sign-in."""
+    user = _find(email)
+    settings = runtime.get().settings
+    secret = totp.new_secret()
+    user.totp_secret = totp.encrypt_secret(settings.master_key, secret, user.email)
+    user.totp_enrolled_at = None
+    user.last_totp_step = None
+    # Whoever holds the old phone may be signed in: end those sessions too.
+    user.session_generation += 1
+    audit.append(db.session, "user.totp_reset", target_type="user", target_id=user.id, detail={**VIA_CLI})
+    db.session.commit()
+    click.echo(f"new TOTP secret for {user.email}; they enrol again at next sign-in")
+    click.echo(f"TOTP secret: {secret}")
+    click.echo(f"otpauth URI: {totp.provisioning_uri(secret, user.email)}")
+
+
+@audit_group.command("verify")
+def verify_command() -> None:
+    """Walk the hash chain; exit 1 naming the first entry that was altered or removed."""
+    result = audit.verify(db.session)
+    if not result.ok:
+        click.echo(f"audit log FAILED verification: {result.problem}", err=True)
+        sys.exit(1)
+    click.echo(f"audit log OK: {result.count} entries, chain intact")
+
+
+@audit_group.command("export")
+@click.option("--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl", show_default=True)
+def export_command(fmt: str) -> None:
+    """Print every entry, one JSON object a line, oldest first."""
+    for entry in audit.iter_entries(db.session):
+        click.echo(json.dumps(audit.as_dict(entry), sort_keys=True))
