@@ -122,3 +122,20 @@ def test_enabling_a_channel_without_its_settings_is_an_error() -> None:
     settings = load_settings(ROOT / "config.yaml", environ={}, overrides={**BASE, "notifications": {"email": True}})
     with pytest.raises(ValueError, match="smtp is not configured"):
         EmailChannel(settings)
+
+
+def test_sms_notice_goes_through_the_twilio_adapter(fake_twilio) -> None:  # type: ignore[no-untyped-def]
+    from hotline.pipeline.notify import SmsChannel
+    from hotline.twilio_api import TwilioApi
+    from tests.conftest import ACCOUNT_SID, AUTH_TOKEN
+
+    settings = load_settings(ROOT / "config.yaml", environ={}, overrides={
+        **BASE, "notifications": {"sms": True, "sms_from": "+13148897233"}})
+    api = TwilioApi(fake_twilio.base_url, ACCOUNT_SID, AUTH_TOKEN)
+    SmsChannel(settings, api).send("+13146150101", NOTICE)
+    [message] = fake_twilio.messages
+    assert message["to"] == "+13146150101" and message["from"] == "+13148897233"
+    assert message["body"] == NOTICE.text()
+    wrong = TwilioApi(fake_twilio.base_url, ACCOUNT_SID, "wrong-token")
+    with pytest.raises(Exception, match="401"):
+        SmsChannel(settings, wrong).send("+13146150101", NOTICE)
