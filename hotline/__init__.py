@@ -9,6 +9,7 @@ from pathlib import Path
 
 from flask import Flask
 
+from hotline.auth import init_auth
 from hotline.extensions import db, queues, runtime
 from hotline.settings import Settings, load_settings
 
@@ -28,6 +29,7 @@ def create_app(settings: Settings | None = None, overrides: Mapping[str, object]
     from hotline.voice import bp as voice_bp
 
     app.register_blueprint(voice_bp)
+    init_auth(app)  # after the voice blueprint: it exempts the signed webhooks from CSRF
 
     from hotline.cli import register_commands
 

@@ -23,6 +23,12 @@ def main() -> int:
     if embedded:
         env["REDIS_URL"] = ensure_embedded_redis(instance / "redis")
     upgrade(settings.database_url)
+    if embedded:
+        # Demo accounts for trying the review app on the embedded default, never in production.
+        from hotline.auth import create_demo_users
+
+        for email, role, password, secret in create_demo_users(settings):
+            print(f"demo {role}: {email}  password: {password}  TOTP secret: {secret}", flush=True)
     bind = os.environ.get("HOTLINE_BIND") or urlparse(settings.public_url).netloc or "127.0.0.1:5000"
     python = sys.executable
     procs = [

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, g, render_template, request
+from flask import Flask, Response, g, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect  # type: ignore[import-untyped]
-from werkzeug.wrappers import Response
 
 # Imported for its side effect too: the tables join hotline.models.Base.metadata, which the
 # migrations check and the test clean-up walk.
@@ -69,7 +69,7 @@ def _csrf_error(exc: CSRFError) -> tuple[str, int]:
     return render_template("auth/error.html", title="Form expired", message=message), 400
 
 
-def _security_headers(https: bool) -> Any:
+def _security_headers(https: bool) -> Callable[[Response], Response]:
     """Build the after-request hook adding browser protections to every non-Twilio response."""
 
     def add_headers(response: Response) -> Response:

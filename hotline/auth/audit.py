@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,8 +27,8 @@ from hotline.models import utcnow
 
 GENESIS = "0" * 64
 _HEAD_ID = 1
-# Keys that must never reach the log, whatever a caller passes in `detail`.
-_FORBIDDEN = ("password", "code", "secret", "totp", "token", "pin")
+# Words that must never name a `detail` key: the log is for who did what, not for secrets.
+_FORBIDDEN = frozenset({"password", "passwd", "code", "otp", "totp", "secret", "token", "pin", "key"})
 
 
 def record(
@@ -55,7 +56,8 @@ def append(
 ) -> AuditEntry:
     """Append an entry using an explicit session (CLI, jobs); the caller commits."""
     detail = dict(detail or {})
-    bad = [k for k in detail if any(word in k.lower() for word in _FORBIDDEN)]
+    # Whole words of the key ("pin_hash", "totpCode" -> "pin", "totp"), so "shipping" passes.
+    bad = [k for k in detail if _FORBIDDEN & set(re.findall(r"[a-z]+", re.sub(r"([A-Z])", r"_\1", k).lower()))]
     if bad:
         raise ValueError(f"audit detail must not carry secrets: {bad}")
     seq, prev_hash = _lock_head(session)

@@ -158,6 +158,22 @@ def disable_command(email: str) -> None:
     click.echo(f"disabled {user.email}")
 
 
+@users_group.command("reset-password")
+@click.argument("email")
+def reset_password_command(email: str) -> None:
+    """Give a user a new generated password (printed once) and lift any lockout."""
+    user = _find(email)
+    password = generate_password()
+    user.password_hash = hash_password(password)
+    user.failed_attempts = 0
+    user.locked_until = None
+    user.session_generation += 1
+    audit.append(db.session, "user.password_reset", target_type="user", target_id=user.id, detail={**VIA_CLI})
+    db.session.commit()
+    click.echo(f"new password for {user.email}; give it to them over a safe channel")
+    click.echo(f"password: {password}")
+
+
 @users_group.command("reset-totp")
 @click.argument("email")
 def reset_totp_command(email: str) -> None:

@@ -60,6 +60,8 @@ def test_no_secrets_in_the_log(app: Flask, client: FlaskClient, account: Account
     assert lines[0]["action"] == "user.created" and lines[0]["at"].endswith("Z")
     with app.app_context(), pytest.raises(ValueError, match="secrets"):
         audit.record("oops", detail={"password": "x"})
+    with app.app_context(), pytest.raises(ValueError, match="secrets"):
+        audit.record("oops", detail={"totpCode": "123456"})
 
 
 def test_verify_passes_then_detects_an_edited_row(app: Flask, client: FlaskClient, account: Account) -> None:

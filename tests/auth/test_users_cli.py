@@ -90,3 +90,18 @@ def test_demo_users_one_per_role_and_idempotent(app: Flask) -> None:
     assert create_demo_users(settings) == []
     with app.app_context():
         assert len(db.session.scalars(select(User)).all()) == 3
+
+
+def test_reset_password_lifts_a_lockout(app: Flask) -> None:
+    create_account(app, "g@example.org")
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.email == "g@example.org"))
+        assert user is not None
+        user.failed_attempts = 3
+        old_hash = user.password_hash
+        db.session.commit()
+    result = app.test_cli_runner().invoke(args=["users", "reset-password", "g@example.org"])
+    assert result.exit_code == 0 and "password: " in result.output
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.email == "g@example.org"))
+        assert user is not None and user.password_hash != old_hash and user.failed_attempts == 0
