@@ -21,6 +21,7 @@ import base64
 import functools
 import math
 import os
+import random
 import secrets
 import shutil
 import signal
@@ -425,6 +426,11 @@ def call_params(call_sid: str) -> dict[str, str]:
     }
 
 
+# Seconds a caller spends listening between requests (0: back to back, a saturation test).
+# A real caller hears a prompt of several seconds before each key press.
+THINK = 0.0
+
+
 class Client:
     """One simulated caller's connection: signs like Twilio, times each request."""
 
@@ -445,6 +451,8 @@ class Client:
         if status not in (200, 204):
             raise WalkError(f"{kind}: HTTP {status}")
         self.window.record(kind, elapsed)
+        if THINK:
+            await asyncio.sleep(THINK * random.uniform(0.5, 1.5))
         return status, data
 
 
@@ -670,6 +678,12 @@ def parse_args() -> argparse.Namespace:
         "--calls-per-level", type=int, default=300, help="calls measured per level, after warm-up (default 300)"
     )
     parser.add_argument("--levels", default="16,64,256", help="concurrent calls, comma-separated")
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=0.0,
+        help="mean seconds each caller waits between requests (0 = back to back; try 1 for paced calls)",
+    )
     parser.add_argument("--threads", type=int, default=GunicornSettings.threads, help="gthread threads per worker")
     parser.add_argument("--worker-class", default=GunicornSettings.worker_class, help="gunicorn worker class")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (database, logs)")
@@ -683,6 +697,8 @@ def parse_args() -> argparse.Namespace:
 def main() -> int:
     args = parse_args()
     settings = GunicornSettings(threads=args.threads, worker_class=args.worker_class)
+    global THINK
+    THINK = args.think
     tmp = Path(tempfile.mkdtemp(prefix="hotline-bench-"))
     procs = Processes()
     hot_log, bare_log = tmp / "hotline.log", tmp / "bare.log"
@@ -716,9 +732,10 @@ def main() -> int:
             wait_until_serving(procs, bare_port, BARE_PATH)
 
             print(f"gunicorn (both apps): {' '.join(settings.args())}", flush=True)
+            pacing = f"think time {args.think:g} s" if args.think else "no think time"
             print(
                 f"load: {args.calls_per_level} calls measured per level after one call per loop of warm-up; "
-                f"{REQUESTS_PER_CALL} requests per call, no think time, keep-alive; the PIN is skipped "
+                f"{REQUESTS_PER_CALL} requests per call, {pacing}, keep-alive; the PIN is skipped "
                 "('#'), so no argon2 hash is measured\n",
                 flush=True,
             )
