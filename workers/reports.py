@@ -8,6 +8,7 @@ from hotline.extensions import db
 from hotline.models import Assignment, Recording, Report, utcnow
 from hotline.pipeline.assign import assign, notice_for, plan_notifications
 from hotline.pipeline.classify import classify
+from hotline.pipeline.notify import Notice
 from workers.common import enqueue, event, job, log, queue_for, services, settings
 from workers.recordings import SETTLED, transcript_aad
 
@@ -109,3 +110,34 @@ def notify_assignment(assignment_id: int, level: int) -> int:
     if failures:
         raise RuntimeError(f"notification channels failed: {sorted(set(failures))}")
     return sent
+
+
+@job
+def alert_on_call(report_id: int) -> str:
+    """Tell the hotline's on-call person that a caller asked for a dispatcher and nobody answered."""
+    report = db.session.get(Report, report_id)
+    if report is None:
+        return "missing"
+    cfg = settings()
+    hotline = cfg.hotline(report.hotline_id)
+    group = cfg.dispatcher_groups.get(hotline.dispatcher_group or "") if hotline else None
+    if group is None or group.on_call is None:
+        return "no on-call number"
+    enabled = services().channels
+    channel = enabled.get("sms") or enabled["log"]
+    name = hotline.name.get("en", hotline.id) if hotline else report.hotline_id
+    # Content-free, like every notice: which line and which report, never who or what.
+    channel.send(
+        group.on_call,
+        Notice(
+            report.reference,
+            "transfer",
+            name,
+            notice_for(cfg, report, 0).link,
+            0,
+            text_override=f"A {name} caller asked for a dispatcher and nobody answered. Report {report.reference}.",
+        ),
+    )
+    event(report.id, "on_call_alerted", channel=channel.name)
+    db.session.commit()
+    return channel.name

@@ -30,8 +30,11 @@ class Notice:
     hotline: str
     link: str
     level: int = 0
+    text_override: str | None = None
 
     def text(self) -> str:
+        if self.text_override:
+            return self.text_override
         prefix = f"ESCALATION {self.level}: still unacknowledged. " if self.level else ""
         return f"{prefix}New {self.urgency} {self.hotline} report {self.reference} is waiting: {self.link}"
 

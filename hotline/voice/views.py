@@ -24,6 +24,7 @@ bp = Blueprint("voice", __name__, url_prefix="/voice")
 _SID = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
 FETCH_JOB = "workers.recordings.fetch_recording"
 FINALIZE_JOB = "workers.reports.finalize_report"
+ON_CALL_JOB = "workers.reports.alert_on_call"
 
 
 def twiml(response: VoiceResponse) -> Response:
@@ -140,7 +141,12 @@ def dial_result(turn: int) -> Response:
         return _replay(call, line)
     state = calls.state_of(call)
     status = g.params.get("DialCallStatus", "")
-    return _finish(call, state, line.engine.handle_dial(state, status))
+    outcome = line.engine.handle_dial(state, status)
+    response = _finish(call, state, outcome)
+    if any(effect.kind == "transfer_failed" for effect in outcome.effects):
+        # Nobody took the caller: wake the on-call person (after the commit, as always).
+        queues.enqueue_now("critical", ON_CALL_JOB, f"oncall-{call.call_sid}-{turn}", call.report_id)
+    return response
 
 
 @bp.post("/recording/<hotline_id>/<step_id>")

@@ -129,8 +129,9 @@ def test_sms_notice_goes_through_the_twilio_adapter(fake_twilio) -> None:  # typ
     from hotline.twilio_api import TwilioApi
     from tests.conftest import ACCOUNT_SID, AUTH_TOKEN
 
-    settings = load_settings(ROOT / "config.yaml", environ={}, overrides={
-        **BASE, "notifications": {"sms": True, "sms_from": "+13148897233"}})
+    settings = load_settings(
+        ROOT / "config.yaml", environ={}, overrides={**BASE, "notifications": {"sms": True, "sms_from": "+13148897233"}}
+    )
     api = TwilioApi(fake_twilio.base_url, ACCOUNT_SID, AUTH_TOKEN)
     SmsChannel(settings, api).send("+13146150101", NOTICE)
     [message] = fake_twilio.messages

@@ -127,3 +127,27 @@ def test_critical_recordings_jump_the_queue(papp: Flask, place_call: Any, redis_
     conn = redis.Redis.from_url(redis_server.url)
     assert len(Queue("recordings", connection=conn).job_ids) == 1
     assert len(Queue("critical", connection=conn).job_ids) == 1
+
+
+def test_an_unanswered_transfer_alerts_the_on_call_dispatcher(
+    papp: Flask, fake_twilio: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from tests.conftest import AUTH_TOKEN, SAFE_SCHOOLS, TwilioClient
+    from tests.voice.driver import VoiceCall
+
+    caplog.set_level(logging.INFO)
+    call = VoiceCall(TwilioClient(papp.test_client(), AUTH_TOKEN), SAFE_SCHOOLS)
+    call.start()
+    call.press("0")
+    call.dial_result("no-answer")
+    run_jobs(papp)
+    with papp.app_context():
+        report = db.session.scalars(select(Report)).one()
+        kinds = list(db.session.scalars(select(Event.kind)))
+    assert "on_call_alerted" in kinds
+    assert (
+        "notify +13146150900: A Safe Schools hotline caller asked for a dispatcher and nobody answered. "
+        f"Report {report.reference}." in caplog.text
+    )
