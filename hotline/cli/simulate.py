@@ -21,4 +21,8 @@ def _twilio_api() -> str:
     return runtime.get(current_app).settings.twilio_api_base_url
 
 
-simulate_command = make_simulate_command(_resolve, _twilio_api)
+def _public_url() -> str:
+    return runtime.get(current_app).settings.public_url
+
+
+simulate_command = make_simulate_command(_resolve, _twilio_api, _public_url)

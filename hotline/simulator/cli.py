@@ -68,7 +68,9 @@ def _wait_for_fetches(result: CallResult, fake: FakeTwilio, seconds: float) -> N
 
 
 def make_simulate_command(
-    resolve: Resolver, twilio_api_base_url: Callable[[], str | None] | None = None
+    resolve: Resolver,
+    twilio_api_base_url: Callable[[], str | None] | None = None,
+    app_url: Callable[[], str] | None = None,
 ) -> click.Command:
     """Build the `simulate` command; `twilio_api_base_url` says where the app fetches recordings."""
 
@@ -83,7 +85,9 @@ def make_simulate_command(
         type=click.Path(exists=True, dir_okay=False, path_type=Path),
         help="A WAV file to record as an answer (used after the --say items).",
     )
-    @click.option("--url", default=_default_url, help="The app's base URL, as Twilio calls it (HOTLINE_PUBLIC_URL).")
+    @click.option(
+        "--url", default=None, help="The app's base URL, as Twilio calls it (default: the app's HOTLINE_PUBLIC_URL)."
+    )
     @click.option("--no-dispatcher", is_flag=True, help="Dispatchers do not answer transfers.")
     @click.option("--from", "from_", default="+15555550100", show_default=True, help="The caller's number.")
     @click.option(
@@ -97,13 +101,14 @@ def make_simulate_command(
         keys: str | None,
         says: tuple[str, ...],
         wavs: tuple[Path, ...],
-        url: str,
+        url: str | None,
         no_dispatcher: bool,
         from_: str,
         twilio_url: str | None,
         wait: float,
     ) -> None:
         """Place a simulated call to HOTLINE (an id or its phone number), playing Twilio's part."""
+        url = url or (app_url() if app_url else _default_url())
         try:
             to, account_sid, auth_token = resolve(hotline)
         except (KeyError, ValueError) as exc:
