@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,5 +58,5 @@ class Lines:
     def by_id(self, hotline_id: str) -> Line | None:
         return self._by_id.get(hotline_id)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Line]:
         return iter(self._by_id.values())

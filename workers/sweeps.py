@@ -26,7 +26,8 @@ def reconcile() -> int:
     for rec in db.session.scalars(
         select(Recording).where(Recording.status == "completed", Recording.fetch_state.not_in(SETTLED))
     ):
-        urgency = db.session.get(Report, rec.report_id).urgency  # type: ignore[union-attr]
+        report = db.session.get(Report, rec.report_id)
+        urgency = report.urgency if report else "normal"
         count += enqueue(queue_for(urgency), FETCH, f"fetch-{rec.recording_sid}", rec.recording_sid)
     for rec in db.session.scalars(
         select(Recording).where(Recording.fetch_state == "stored", Recording.transcript_state == "none")
