@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-pg lint bench flows-check clean
+.PHONY: run test test-pg lint bench flows-check clean browser
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -19,12 +19,24 @@ venv: $(STAMP)
 run: $(STAMP)
 	$(BIN)/python -m hotline.devserver
 
+## Debian's chromium for the browser tests (Playwright drives it; its own browser download
+## does not work here). Installed as root when missing; otherwise those tests are skipped.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  fi; \
+	  command -v chromium >/dev/null 2>&1 || \
+	    echo "chromium is not installed (apt-get install chromium, as root): the browser tests will be skipped" >&2; \
+	}
+
 ## Run the whole test suite (SQLite; DATABASE_URL=... for PostgreSQL).
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
 ## The suite against the local PostgreSQL.
-test-pg: $(STAMP)
+test-pg: $(STAMP) browser
 	DATABASE_URL=$(PG_URL) $(BIN)/python -m pytest -q
 
 lint: $(STAMP)

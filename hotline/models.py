@@ -35,6 +35,10 @@ class Report(Base):
     call_ended_at: Mapped[datetime | None]
     routed_at: Mapped[datetime | None]
     legal_hold: Mapped[bool] = mapped_column(default=False)
+    # Review state: who in the agency is working it (their email), and how it was closed.
+    assignee: Mapped[str | None] = mapped_column(String(254))
+    disposition: Mapped[str | None] = mapped_column(String(32))
+    closed_at: Mapped[datetime | None]
 
     recordings: Mapped[list[Recording]] = relationship(back_populates="report", order_by="Recording.id", lazy="raise")
     events: Mapped[list[Event]] = relationship(order_by="Event.id", lazy="raise")

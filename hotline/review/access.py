@@ -1,0 +1,91 @@
+"""Who may see which report: only reports routed to one of the user's agencies.
+
+Every view that takes a report id goes through `report_or_404`, so there is one place where
+scoping is decided. Roles never widen it: an admin sees content only through the agencies
+on their account, like everyone else. PREA reports are only ever assigned to the PREA unit
+and the outside agency (routing refuses anything else), so the same rule keeps them there.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+from flask import abort, request
+from sqlalchemy import Select, exists, select
+
+from hotline.auth import audit
+from hotline.auth.models import User
+from hotline.auth.session import current_user
+from hotline.extensions import db
+from hotline.models import Assignment, Report
+
+
+def signed_in() -> User:
+    """The signed-in user of a view already guarded by login_required."""
+    user = current_user()
+    if user is None:  # only reachable if a view forgot its guard: fail closed
+        abort(404)
+    return user
+
+
+def visible_clause(user: User) -> Any:
+    """A WHERE clause true for reports routed to one of the user's agencies."""
+    # EXISTS rather than a join: a report routed to two of the user's agencies is one row.
+    return exists().where(Assignment.report_id == Report.id, Assignment.agency_id.in_(list(user.agencies)))
+
+
+def visible_reports(user: User) -> Select[Report]:
+    """SELECT of the reports the user may see."""
+    return select(Report).where(visible_clause(user))
+
+
+def can_see(user: User, report_id: int) -> bool:
+    """Tell whether a report id is one the user may see (false for ids that do not exist)."""
+    if not user.agencies:
+        return False
+    found = db.session.scalar(
+        select(Assignment.id)
+        .where(Assignment.report_id == report_id, Assignment.agency_id.in_(list(user.agencies)))
+        .limit(1)
+    )
+    return found is not None
+
+
+def deny(user: User, target_type: str, target_id: str | int, reason: str) -> NoReturn:
+    """Audit a refused access and answer 404, the same as for something that does not exist.
+
+    The audit entry is committed on its own before the 404: the refusal is what matters,
+    and nothing else has been changed in this request.
+    """
+    db.session.rollback()
+    audit.record(
+        "report.denied",
+        user=user,
+        target_type=target_type,
+        target_id=target_id,
+        detail={"path": request.path, "method": request.method, "reason": reason},
+    )
+    db.session.commit()
+    abort(404)
+
+
+def report_or_404(report_id: int, *, target_type: str = "report", target_id: str | int | None = None) -> Report:
+    """Load a report the signed-in user may see, or audit the attempt and 404."""
+    user = signed_in()
+    report = db.session.get(Report, report_id)
+    if report is None:
+        deny(user, target_type, target_id if target_id is not None else report_id, "missing")
+    if not can_see(user, report_id):
+        deny(user, target_type, target_id if target_id is not None else report_id, "not_assigned")
+    return report
+
+
+def user_agencies_of(user: User, report_id: int) -> list[str]:
+    """The user's agencies this report was routed to (the ones they act for)."""
+    return list(
+        db.session.scalars(
+            select(Assignment.agency_id)
+            .where(Assignment.report_id == report_id, Assignment.agency_id.in_(list(user.agencies)))
+            .order_by(Assignment.agency_id)
+        )
+    )

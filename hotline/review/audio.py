@@ -1,0 +1,111 @@
+"""Stream a decrypted recording to the browser's <audio> element, with HTTP Range support.
+
+The recording is decrypted into memory for each request and the requested slice is sent;
+nothing decrypted is written to disk, and `Cache-Control: no-store` keeps browsers and
+proxies from keeping a copy. Browsers fetch audio in several range requests; only the one
+starting at byte 0 (a new playback) is audited, so seeking does not flood the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from flask import request
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from hotline.auth import audit, login_required
+from hotline.crypto.envelope import DecryptionError
+from hotline.extensions import db, runtime
+from hotline.models import Event, Recording
+from hotline.pipeline.services import services_for
+from hotline.review import bp
+from hotline.review.access import deny, report_or_404, signed_in
+from hotline.storage.base import BlobNotFound
+from workers.recordings import audio_aad
+
+log = logging.getLogger(__name__)
+
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+def byte_range(header: str | None, length: int) -> tuple[int, int] | bool | None:
+    """Resolve a Range header against the length: (start, stop) to send a part, None to send
+    everything (no header, or one we may ignore), False when it cannot be satisfied."""
+    if not header:
+        return None
+    parsed = request.range
+    # A malformed header, another unit or several ranges: RFC 9110 lets us send it all.
+    if parsed is None or parsed.units != "bytes" or len(parsed.ranges) != 1:
+        return None
+    start, stop = parsed.ranges[0]
+    if stop is None:
+        # "bytes=-500" is the last 500 bytes (all of them if the file is shorter).
+        start, stop = (max(0, length + start), length) if start < 0 else (start, length)
+    stop = min(stop, length)
+    if start >= length or start >= stop:
+        return False
+    return start, stop
+
+
+@bp.get("/reports/<int:report_id>/recordings/<recording_sid>/audio")
+@login_required
+def recording_audio(report_id: int, recording_sid: str) -> Response:
+    """The recording as audio/wav; `?download=1` makes it an audited attachment."""
+    user = signed_in()
+    report = report_or_404(report_id, target_type="recording", target_id=recording_sid)
+    rec = db.session.scalar(
+        select(Recording).where(Recording.recording_sid == recording_sid, Recording.report_id == report.id)
+    )
+    if rec is None:
+        # A real recording of another report, or a made-up sid: both are guesses.
+        deny(user, "recording", recording_sid, "missing")
+    if rec.fetch_state != "stored" or rec.blob_key is None or rec.shredded_at is not None:
+        return Response("This recording is not available.", status=404, mimetype="text/plain")
+    store = services_for(runtime.get().settings).store
+    try:
+        audio = store.get_decrypted(rec.blob_key, audio_aad(rec))
+    except (BlobNotFound, DecryptionError) as exc:
+        log.error("recording %s unreadable: %s", rec.recording_sid, type(exc).__name__)
+        return Response("This recording could not be read.", status=404, mimetype="text/plain")
+    length = len(audio)
+    wanted = byte_range(request.headers.get("Range"), length)
+    download = request.args.get("download") == "1"
+
+    if wanted is False:
+        response = Response(status=416)
+        response.headers["Content-Range"] = f"bytes */{length}"
+    elif wanted is None:
+        response = Response(audio, status=200, mimetype="audio/wav")
+    else:
+        assert isinstance(wanted, tuple)
+        start, stop = wanted
+        response = Response(audio[start:stop], status=206, mimetype="audio/wav")
+        response.headers["Content-Range"] = f"bytes {start}-{stop - 1}/{length}"
+    response.headers["Accept-Ranges"] = "bytes"
+    response.headers["Cache-Control"] = "no-store"
+    if download:
+        name = _SAFE_NAME.sub("-", f"{report.reference}-{rec.question}")
+        response.headers["Content-Disposition"] = f'attachment; filename="{name}.wav"'
+
+    # One audit entry per playback or download: the request that starts at byte 0.
+    starts_at_zero = wanted is None or (isinstance(wanted, tuple) and wanted[0] == 0)
+    if starts_at_zero and request.method == "GET":
+        if download:
+            db.session.add(
+                Event(
+                    report_id=report.id,
+                    kind="recording_downloaded",
+                    detail={"by": user.email, "recording_sid": rec.recording_sid, "question": rec.question},
+                )
+            )
+        audit.record(
+            "recording.download" if download else "recording.play",
+            user=user,
+            target_type="recording",
+            target_id=rec.recording_sid,
+            detail={"report_id": report.id},
+        )
+        db.session.commit()
+    return response

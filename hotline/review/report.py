@@ -1,0 +1,275 @@
+"""One report: each question with its recording and transcript, the keypad answers, the
+timeline, and the forms for the actions. Every view of it is audited."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flask import render_template
+from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
+from werkzeug.wrappers import Response
+
+from hotline.auth import audit, login_required
+from hotline.auth.models import User
+from hotline.crypto.envelope import DecryptionError
+from hotline.extensions import db, runtime
+from hotline.models import Assignment, Call, Recording, Report
+from hotline.pipeline.services import services_for
+from hotline.review import bp
+from hotline.review.access import deny, report_or_404, signed_in, visible_clause
+from hotline.review.models import DISPOSITIONS, STATUSES, Note, ReportLink
+from hotline.storage.base import BlobNotFound
+from workers.recordings import transcript_aad
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Question:
+    """A recorded answer as the page shows it."""
+
+    recording: Recording
+    prompt: str
+    transcript: str | None
+    # Why there is no transcript or audio to show, in words, when there is none.
+    transcript_note: str
+    playable: bool
+
+
+@dataclass(frozen=True)
+class TimelineItem:
+    at: datetime
+    label: str
+    kind: str
+    author: str = ""
+    body: str = ""
+    anchor: str = ""
+
+
+def _prompt(report: Report, question: str) -> str:
+    """The words the caller heard before answering, in the caller's language."""
+    if question == "message":
+        return "Message left after a technical problem"
+    line = runtime.get().lines.by_id(report.hotline_id)
+    if line is None:
+        return question
+    step = next((s for s in line.flow.steps.values() if s.type == "record" and (s.key or s.id) == question), None)
+    if step is None:
+        return question
+    language = report.language or line.flow.default_language
+    return step.prompt.get(language) or step.prompt.get(line.flow.default_language) or question
+
+
+def _transcript(rec: Recording) -> tuple[str | None, str]:
+    """Decrypt a transcript into memory; say why when there is none to show."""
+    if rec.shredded_at is not None:
+        return None, "Deleted at the end of the retention period."
+    if rec.transcript_state == "unsupported":
+        return None, "No transcript: there is no recogniser for this language. Listen to the recording."
+    if rec.transcript_state == "failed":
+        return None, "The recording could not be transcribed. Listen to the recording."
+    if rec.transcript_state != "done" or rec.transcript_key is None:
+        return None, "Not transcribed yet."
+    store = services_for(runtime.get().settings).store
+    try:
+        text = store.get_decrypted(rec.transcript_key, transcript_aad(rec)).decode("utf-8", "replace")
+    except (BlobNotFound, DecryptionError) as exc:
+        # Logged without content: only which object failed and how.
+        log.error("transcript %s unreadable: %s", rec.recording_sid, type(exc).__name__)
+        return None, "The transcript could not be read. An administrator has been told in the log."
+    return text, "" if text.strip() else "The recogniser heard no words."
+
+
+def _keypad(report: Report) -> list[tuple[str, str]]:
+    """Keypad answers with readable names for configured choices (district, facility)."""
+    hotline = runtime.get().settings.hotline(report.hotline_id)
+    answers = []
+    for key, value in sorted(report.keypad.items()):
+        shown = str(value)
+        choices = hotline.choices.get(key, []) if hotline else []
+        choice = next((c for c in choices if c.id == value), None)
+        if choice is not None:
+            shown = choice.name.get("en") or choice.id
+        answers.append((key.replace("_", " ").capitalize(), shown.replace("_", " ")))
+    return answers
+
+
+def _language(report: Report) -> str:
+    line = runtime.get().lines.by_id(report.hotline_id)
+    if report.language is None:
+        return "Not chosen"
+    return line.flow.voice(report.language).label if line else report.language
+
+
+def event_label(kind: str, detail: dict[str, Any]) -> str:
+    """Words for a timeline event; unknown kinds fall back to their name."""
+    d = detail
+    labels: dict[str, str] = {
+        "call_started": "Call started",
+        "call_ended": f"Call ended ({d.get('status', '')})",
+        "keypad": f"Caller chose {str(d.get('value', '')).replace('_', ' ')} ({d.get('step', '')})",
+        "default_choice": f"No choice made at {d.get('step', '')}; the default was used",
+        "skipped": f"Caller skipped {d.get('step', '')}",
+        "pin_set": "Caller set a PIN for follow-up",
+        "dispatcher_requested": "Caller asked for a dispatcher",
+        "transfer_completed": "Transfer to a dispatcher answered",
+        "transfer_failed": "Transfer to a dispatcher not answered",
+        "on_call_alerted": "On-call dispatcher alerted",
+        "salvaged_call": "Message taken after a technical problem",
+        "recording_completed": f"Answer recorded: {d.get('question', '')} ({d.get('duration') or '?'} s)",
+        "recording_absent": "Recording was empty",
+        "recording_failed": "Recording failed at Twilio",
+        "recording_stored": "Recording encrypted and stored",
+        "recording_dead": "Recording could not be downloaded",
+        "recording_refused": "Recording refused (unexpected source)",
+        "recording_deleted_at_twilio": "Recording deleted at Twilio",
+        "recording_shredded": "Recording deleted (retention)",
+        "recording_downloaded": f"Recording downloaded by {d.get('by', '')}",
+        "transcribed": f"Transcribed ({d.get('words', 0)} words)",
+        "transcription_failed": "Transcription failed",
+        "transcription_unsupported": "No transcription for this language",
+        "classified": "Classified",
+        "routed": "Routed to " + ", ".join(_agency_name(a) for a in d.get("agencies", [])),
+        "notified": "Agency notified",
+        "escalated": f"Escalated: {_agency_name(str(d.get('agency', '')))}, level {d.get('level', '')}",
+        "acknowledged": "Acknowledged by "
+        + f"{d.get('by', '')} for "
+        + ", ".join(_agency_name(a) for a in d.get("agencies", [])),
+        "assigned": f"Assigned to {d.get('to')} by {d.get('by', '')}"
+        if d.get("to")
+        else f"Unassigned by {d.get('by', '')}",
+        "status_changed": f"Status {STATUSES.get(str(d.get('from')), d.get('from'))} → "
+        + f"{STATUSES.get(str(d.get('to')), d.get('to'))} by {d.get('by', '')}"
+        + (f" ({DISPOSITIONS.get(str(d.get('disposition')), '')})" if d.get("disposition") else ""),
+        "linked": f"Linked to {d.get('reference', '')} by {d.get('by', '')}",
+        "legal_hold_placed": f"Legal hold placed by {d.get('by', '')}",
+        "legal_hold_lifted": f"Legal hold lifted by {d.get('by', '')}",
+    }
+    return labels.get(kind) or kind.replace("_", " ").capitalize()
+
+
+def _agency_name(agency_id: str) -> str:
+    agency = next((a for a in runtime.get().settings.agencies if a.id == agency_id), None)
+    return agency.name if agency else agency_id
+
+
+def agency_names() -> dict[str, str]:
+    return {a.id: a.name for a in runtime.get().settings.agencies}
+
+
+def timeline(report: Report, notes: list[Note]) -> list[TimelineItem]:
+    """Events and notes in time order; a note is shown itself rather than as its event."""
+    items = [
+        TimelineItem(at=e.at, label=event_label(e.kind, e.detail), kind=e.kind)
+        for e in report.events
+        if e.kind not in ("note_added", "call_note_added")
+    ]
+    for note in notes:
+        label = "Dispatcher's note on the call" if note.call_id is not None else "Note"
+        items.append(
+            TimelineItem(
+                at=note.created_at,
+                label=label,
+                kind="note",
+                author=note.author_email,
+                body=note.body,
+                anchor=f"note-{note.id}",
+            )
+        )
+    return sorted(items, key=lambda i: i.at)
+
+
+def colleagues(user: User, report_agencies: list[str]) -> list[str]:
+    """Active users who share one of the user's agencies that this report was routed to."""
+    shared = set(report_agencies)
+    users = db.session.scalars(select(User).where(User.disabled.is_(False)).order_by(User.email))
+    # Agencies are a JSON list; the users table is small, so filtering here is simplest.
+    return [u.email for u in users if shared & set(u.agencies)]
+
+
+def linked_reports(user: User, report: Report) -> list[Report]:
+    """Reports linked to this one that the user may also see."""
+    pairs = db.session.execute(
+        select(ReportLink.low_id, ReportLink.high_id).where(
+            or_(ReportLink.low_id == report.id, ReportLink.high_id == report.id)
+        )
+    ).all()
+    other_ids = {low if high == report.id else high for low, high in pairs}
+    if not other_ids:
+        return []
+    query = select(Report).where(Report.id.in_(other_ids), visible_clause(user)).order_by(Report.id)
+    return list(db.session.scalars(query))
+
+
+@bp.get("/reports/<int:report_id>")
+@login_required
+def report(report_id: int) -> str:
+    """The report page; the view itself is an audited event."""
+    user = signed_in()
+    found = report_or_404(report_id)
+    full = db.session.scalars(
+        select(Report)
+        .where(Report.id == found.id)
+        .options(selectinload(Report.recordings), selectinload(Report.events))
+        .execution_options(populate_existing=True)
+    ).one()
+    notes = list(db.session.scalars(select(Note).where(Note.report_id == full.id).order_by(Note.id)))
+    assignments = list(
+        db.session.scalars(
+            select(Assignment)
+            .where(Assignment.report_id == full.id, Assignment.agency_id.in_(list(user.agencies)))
+            .order_by(Assignment.agency_id)
+        )
+    )
+    questions = []
+    for rec in full.recordings:
+        text, why = _transcript(rec)
+        questions.append(
+            Question(
+                recording=rec,
+                prompt=_prompt(full, rec.question),
+                transcript=text,
+                transcript_note=why,
+                playable=rec.fetch_state == "stored" and rec.blob_key is not None and rec.shredded_at is None,
+            )
+        )
+    call = db.session.scalar(select(Call).where(Call.report_id == full.id).limit(1))
+    hotline = runtime.get().settings.hotline(full.hotline_id)
+    audit.record("report.view", user=user, target_type="report", target_id=full.id)
+    db.session.commit()
+    return render_template(
+        "review/report.html",
+        report=full,
+        hotline_name=(hotline.name.get("en") if hotline else None) or full.hotline_id,
+        questions=questions,
+        keypad=_keypad(full),
+        language=_language(full),
+        call=call,
+        assignments=assignments,
+        agency_names=agency_names(),
+        can_acknowledge=any(a.acknowledged_at is None for a in assignments),
+        colleagues=colleagues(user, [a.agency_id for a in assignments]),
+        timeline=timeline(full, notes),
+        links=linked_reports(user, full),
+        statuses=STATUSES,
+        dispositions=DISPOSITIONS,
+        is_admin=user.role == "admin",
+    )
+
+
+@bp.get("/reports/<int:report_id>/notes/<int:note_id>")
+@login_required
+def note(report_id: int, note_id: int) -> str | Response:
+    """One note on its own (a link to it can be shared with colleagues of the agency)."""
+    user = signed_in()
+    found = report_or_404(report_id, target_type="note", target_id=note_id)
+    item = db.session.get(Note, note_id)
+    if item is None or item.report_id != found.id:
+        deny(user, "note", note_id, "missing")
+    audit.record("note.view", user=user, target_type="note", target_id=item.id, detail={"report_id": found.id})
+    db.session.commit()
+    return render_template("review/note.html", report=found, note=item)

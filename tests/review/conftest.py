@@ -1,0 +1,156 @@
+"""Fixtures for the review app: real encrypted reports from simulated calls run through the
+pipeline, users made with `flask users create`, and a signed-in browser-like client."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from werkzeug.test import TestResponse
+
+from hotline.auth import totp
+from hotline.auth.models import AuditEntry
+from hotline.extensions import db
+from hotline.models import Assignment, Report, utcnow
+from hotline.review import init_review
+from tests.auth.conftest import Account, Clock, create_account, sign_in
+
+# The pipeline's fixtures, shared here: an app with real storage and a worker, and calls.
+from tests.pipeline.conftest import papp as papp
+from tests.pipeline.conftest import place_call as place_call
+from tests.pipeline.conftest import run_jobs
+from tests.voice.driver import VoiceCall
+
+_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+# Tip numbers are unique; real ones are random 8-digit numbers, these are simply counted.
+_tips = itertools.count(20_000_000)
+
+
+@pytest.fixture
+def rapp(papp: Flask) -> Flask:
+    """The pipeline's app (real storage, real worker), with the review app wired in until
+    create_app does it itself."""
+    if "review" not in papp.blueprints:
+        init_review(papp)
+    return papp
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[Clock]:
+    """TOTP time steps on demand, so signing in several users never waits 30 seconds."""
+    c = Clock(1_800_000_000.0)
+    monkeypatch.setattr(totp, "clock", c)
+    yield c
+
+
+@dataclass
+class Browser:
+    """A signed-in user's browser: GETs pages and submits forms with the page's CSRF token."""
+
+    client: FlaskClient
+    account: Account
+
+    def get(self, path: str, **kwargs: Any) -> TestResponse:
+        return self.client.get(path, **kwargs)
+
+    def token(self, page: str) -> str:
+        found = _TOKEN.search(self.client.get(page).get_data(as_text=True))
+        assert found, f"no CSRF token on {page}"
+        return found.group(1)
+
+    def post(self, path: str, data: dict[str, str], form_page: str = "/queue") -> TestResponse:
+        return self.client.post(path, data={**data, "csrf_token": self.token(form_page)})
+
+
+Login = Callable[..., Browser]
+
+
+@pytest.fixture
+def login(rapp: Flask, clock: Clock) -> Login:
+    """Create a user through the CLI and sign them in with password and TOTP."""
+
+    def make(email: str, role: str = "investigator", agencies: tuple[str, ...] = ("riverbend_sd",)) -> Browser:
+        account = create_account(rapp, email, role, agencies)
+        client = rapp.test_client()
+        done = sign_in(client, account, clock)
+        assert done.status_code == 302, done.get_data(as_text=True)
+        return Browser(client, account)
+
+    return make
+
+
+def place_report(place_call: Callable[..., VoiceCall], app: Flask, *clips: str, **kwargs: Any) -> int:
+    """A real call (Safe Schools), fetched, encrypted, transcribed and routed; its report id."""
+    call = place_call(*clips, **kwargs)
+    run_jobs(app)
+    with app.app_context():
+        report_id = db.session.scalar(select(Report.id).order_by(Report.id.desc()).limit(1))
+    assert report_id is not None, call.call_sid
+    return report_id
+
+
+@pytest.fixture
+def report_id(rapp: Flask, place_call: Callable[..., VoiceCall]) -> int:
+    """One real report: "gun" in the first answer (critical), district 3 (Riverbend), so it
+    goes to riverbend_sd, precinct_2_central and safe_schools_unit."""
+    return place_report(place_call, rapp, "u01.wav", "u11.wav", topic="6", district="3")
+
+
+def add_report(
+    app: Flask,
+    agencies: list[str],
+    *,
+    hotline: str = "safe_schools",
+    urgency: str = "normal",
+    categories: list[str] | None = None,
+    status: str = "new",
+    created_at: datetime | None = None,
+    due_in: timedelta = timedelta(hours=1),
+    acknowledged: bool = False,
+) -> int:
+    """A routed report without recordings, written directly: for queue tests that need many."""
+    with app.app_context():
+        report = Report(
+            hotline_id=hotline,
+            tip_number=str(next(_tips)),
+            status=status,
+            urgency=urgency,
+            categories=categories or ["other"],
+            keypad={},
+            language="en",
+            created_at=created_at or utcnow(),
+            routed_at=utcnow(),
+        )
+        db.session.add(report)
+        db.session.flush()
+        for agency in agencies:
+            db.session.add(
+                Assignment(
+                    report_id=report.id,
+                    agency_id=agency,
+                    due_at=utcnow() + due_in,
+                    acknowledged_at=utcnow() if acknowledged else None,
+                    acknowledged_by="someone@example.org" if acknowledged else None,
+                )
+            )
+        db.session.commit()
+        return report.id
+
+
+def audit_entries(app: Flask, action: str | None = None) -> list[AuditEntry]:
+    with app.app_context():
+        query = select(AuditEntry).order_by(AuditEntry.seq)
+        if action:
+            query = query.where(AuditEntry.action == action)
+        rows = list(db.session.scalars(query))
+        for row in rows:
+            db.session.expunge(row)
+        return rows
