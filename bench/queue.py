@@ -407,10 +407,6 @@ def make_app(config: Path, url: str, redis_url: str, tmp: Path) -> Flask:
         },
     )
     app = create_app(settings)
-    if "review" not in app.blueprints:
-        from hotline.review import init_review
-
-        init_review(app)
     logging_quiet()
     return app
 

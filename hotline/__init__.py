@@ -11,6 +11,7 @@ from flask import Flask
 
 from hotline.auth import init_auth
 from hotline.extensions import db, queues, runtime
+from hotline.review import init_review
 from hotline.settings import Settings, load_settings
 
 
@@ -30,6 +31,7 @@ def create_app(settings: Settings | None = None, overrides: Mapping[str, object]
 
     app.register_blueprint(voice_bp)
     init_auth(app)  # after the voice blueprint: it exempts the signed webhooks from CSRF
+    init_review(app)  # after sign-in: every review page relies on its guard and CSRF
 
     from hotline.cli import register_commands
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from markupsafe import Markup
 from sqlalchemy import or_, select, update
 from werkzeug.wrappers import Response
@@ -50,10 +50,8 @@ def is_locked(user: User) -> bool:
 
 
 def home_url() -> str:
-    """Where a signed-in user lands: the report queue once it exists, else the placeholder."""
-    if "review.queue" in current_app.view_functions:
-        return url_for("review.queue")
-    return url_for("auth.home")
+    """Where a signed-in user lands: the report queue."""
+    return url_for("review.queue")
 
 
 @bp.get("/")
@@ -67,7 +65,7 @@ def index() -> Response:
 @bp.get("/home")
 @login_required
 def home() -> str:
-    """A placeholder landing page until the report queue exists."""
+    """The signed-in user's account: role and agencies."""
     return render_template("auth/home.html")
 
 

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from hotline.extensions import db, queues
+from hotline.auth import audit
+from hotline.crypto.envelope import DecryptionError
+from hotline.extensions import db, queues, runtime
 from hotline.models import Recording, Report
 from hotline.pipeline.assign import acknowledge
+from hotline.pipeline.services import services_for
 from hotline.reports.export import iter_reports
+from hotline.storage.base import BlobNotFound
+from workers.recordings import transcript_aad
+
+log = logging.getLogger(__name__)
 
 FETCH_JOB = "workers.recordings.fetch_recording"
 
@@ -32,17 +40,41 @@ def reports_group() -> None:
     """Work with reports."""
 
 
+def read_transcript(rec: Recording) -> str | None:
+    """Decrypt a transcript into memory; None (logged without content) if it cannot be read."""
+    if rec.transcript_key is None or rec.shredded_at is not None:
+        return None
+    store = services_for(runtime.get().settings).store
+    try:
+        return store.get_decrypted(rec.transcript_key, transcript_aad(rec)).decode("utf-8", "replace")
+    except (BlobNotFound, DecryptionError) as exc:
+        log.error("transcript %s unreadable: %s", rec.recording_sid, type(exc).__name__)
+        return None
+
+
 @reports_group.command("export")
 @click.option("--format", "fmt", type=click.Choice(["json", "jsonl"]), default="json")
+@click.option("--transcripts/--no-transcripts", default=True, help="Include the decrypted transcripts (default: yes).")
 @with_appcontext
-def export_command(fmt: str) -> None:
-    """Print every report (no caller identity, no audio, no PINs)."""
-    reports = iter_reports(db.session)
+def export_command(fmt: str, transcripts: bool) -> None:
+    """Print every report (no caller identity, no audio, no PINs); the export is audited."""
+    reports = iter_reports(db.session, read_transcript=read_transcript if transcripts else None)
+    count = 0
     if fmt == "jsonl":
         for item in reports:
             click.echo(json.dumps(item, ensure_ascii=False))
-        return
-    click.echo(json.dumps(list(reports), indent=2, ensure_ascii=False))
+            count += 1
+    else:
+        items = list(reports)
+        count = len(items)
+        click.echo(json.dumps(items, indent=2, ensure_ascii=False))
+    # Written once the export has been produced: who ran it is the server's operator.
+    audit.append(
+        db.session,
+        "reports.export",
+        detail={"via": "cli", "format": fmt, "reports": count, "transcripts": transcripts},
+    )
+    db.session.commit()
 
 
 @reports_group.command("ack")
@@ -54,6 +86,13 @@ def ack_command(report_ref: str, user: str, agency: str | None) -> None:
     """Acknowledge a report: its escalation stops."""
     report = find_report(report_ref)
     count = acknowledge(db.session, report, user, agency)
+    audit.append(
+        db.session,
+        "report.acknowledged",
+        target_type="report",
+        target_id=report.id,
+        detail={"via": "cli", "by": user, "agency": agency, "assignments": count},
+    )
     db.session.commit()
     click.echo(f"{report.reference}: {count} assignment(s) acknowledged by {user}")
 

@@ -83,7 +83,7 @@ def test_reset_totp_ends_sessions_and_requires_enrolling_again(
     enrolled.secret = new_secret.removeprefix("TOTP secret: ")
     assert password_step(client, enrolled).headers["Location"] == "/enrol"
     clock.next_step()
-    assert submit(client, "/enrol", {"code": enrolled.code(clock)}).headers["Location"] == "/home"
+    assert submit(client, "/enrol", {"code": enrolled.code(clock)}).headers["Location"] == "/queue"
 
 
 def test_post_forms_need_the_csrf_token(app: Flask, client: FlaskClient, enrolled: Account, clock: Clock) -> None:
@@ -133,7 +133,7 @@ def test_signed_in_pages_are_not_cached(client: FlaskClient, enrolled: Account, 
 def test_root_redirects(client: FlaskClient, enrolled: Account, clock: Clock) -> None:
     assert client.get("/").headers["Location"] == "/login"
     sign_in(client, enrolled, clock)
-    assert client.get("/").headers["Location"] == "/home"
+    assert client.get("/").headers["Location"] == "/queue"
 
 
 def test_login_required_checks_roles(app: Flask, clock: Clock) -> None:

@@ -40,7 +40,7 @@ def test_first_sign_in_enrols_with_a_qr_code(app: Flask, client: FlaskClient, ac
     assert user_row(app, account.email).totp_enrolled_at is None
     done = submit(client, "/enrol", {"code": account.code(clock)})
     assert done.status_code == 302
-    assert done.headers["Location"] == "/home"
+    assert done.headers["Location"] == "/queue"
     home = client.get("/home")
     assert home.status_code == 200
     assert account.email in home.get_data(as_text=True)
@@ -54,8 +54,8 @@ def test_enrolled_user_signs_in_with_password_and_code(client: FlaskClient, enro
     assert client.get("/enrol").headers["Location"] == "/login/totp"
     clock.next_step()
     done = submit(client, "/login/totp", {"code": enrolled.code(clock)})
-    assert done.headers["Location"] == "/home"
-    assert client.get("/").headers["Location"] == "/home"
+    assert done.headers["Location"] == "/queue"
+    assert client.get("/").headers["Location"] == "/queue"
 
 
 def test_code_page_needs_the_password_first(client: FlaskClient, enrolled: Account) -> None:
@@ -99,7 +99,7 @@ def test_five_wrong_passwords_lock_the_account(
             update(User).where(User.email == enrolled.email).values(locked_until=utcnow() - timedelta(seconds=1))
         )
         db.session.commit()
-    assert sign_in(client, enrolled, clock).headers["Location"] == "/home"
+    assert sign_in(client, enrolled, clock).headers["Location"] == "/queue"
 
 
 def test_wrong_codes_count_towards_the_lockout(
@@ -129,7 +129,7 @@ def test_a_code_works_only_once(app: Flask, client: FlaskClient, enrolled: Accou
     clock.next_step()
     code = enrolled.code(clock)
     password_step(client, enrolled)
-    assert submit(client, "/login/totp", {"code": code}).headers["Location"] == "/home"
+    assert submit(client, "/login/totp", {"code": code}).headers["Location"] == "/queue"
     submit(client, "/logout", {}, form_page="/home")
     # Same 30-second window, same code, another browser: refused.
     other = app.test_client()
@@ -141,7 +141,7 @@ def test_a_code_works_only_once(app: Flask, client: FlaskClient, enrolled: Accou
     previous = pyotp.TOTP(enrolled.secret).at(clock() - 30)
     assert submit(other, "/login/totp", {"code": previous}).status_code == 200
     clock.next_step()
-    assert submit(other, "/login/totp", {"code": enrolled.code(clock)}).headers["Location"] == "/home"
+    assert submit(other, "/login/totp", {"code": enrolled.code(clock)}).headers["Location"] == "/queue"
 
 
 def test_codes_tolerate_one_step_of_clock_drift(client: FlaskClient, enrolled: Account, clock: Clock) -> None:
@@ -149,7 +149,7 @@ def test_codes_tolerate_one_step_of_clock_drift(client: FlaskClient, enrolled: A
     clock.next_step()
     password_step(client, enrolled)
     ahead = pyotp.TOTP(enrolled.secret).at(clock() + 30)
-    assert submit(client, "/login/totp", {"code": ahead[:3] + " " + ahead[3:]}).headers["Location"] == "/home"
+    assert submit(client, "/login/totp", {"code": ahead[:3] + " " + ahead[3:]}).headers["Location"] == "/queue"
 
 
 def test_next_is_followed_only_within_the_site(client: FlaskClient, enrolled: Account, clock: Clock) -> None:
@@ -161,7 +161,7 @@ def test_next_is_followed_only_within_the_site(client: FlaskClient, enrolled: Ac
     submit(client, "/logout", {}, form_page="/home")
     submit(client, "/login", {"email": enrolled.email, "password": enrolled.password, "next": "//evil.example"})
     clock.next_step()
-    assert submit(client, "/login/totp", {"code": enrolled.code(clock)}).headers["Location"] == "/home"
+    assert submit(client, "/login/totp", {"code": enrolled.code(clock)}).headers["Location"] == "/queue"
 
 
 def test_old_password_hashes_are_upgraded_at_sign_in(app: Flask, client: FlaskClient, clock: Clock) -> None:
@@ -170,6 +170,6 @@ def test_old_password_hashes_are_upgraded_at_sign_in(app: Flask, client: FlaskCl
     with app.app_context():
         db.session.execute(update(User).where(User.email == account.email).values(password_hash=weak))
         db.session.commit()
-    assert sign_in(client, account, clock).headers["Location"] == "/home"
+    assert sign_in(client, account, clock).headers["Location"] == "/queue"
     upgraded = user_row(app, account.email).password_hash
     assert upgraded != weak and upgraded.startswith("$argon2id$")

@@ -235,11 +235,6 @@ def site(tmp_path: Path, database_url: str, redis_server: RedisServer, fake_twil
     redis.Redis.from_url(redis_server.url).flushall()
     _clean(database_url)
     app = create_app(settings)
-    if "review" not in app.blueprints:
-        # Until create_app wires the review pages itself.
-        from hotline.review import init_review
-
-        init_review(app)
     twilio = HttpTwilio(url)
     try:
         with LiveServer(app, port):

@@ -144,3 +144,32 @@ def test_a_recording_url_on_another_host_is_never_fetched(papp: Flask, place_cal
     [rec] = _recordings(papp)
     assert rec.fetch_state == "refused" and "not the Twilio API host" in (rec.last_error or "")
     assert "recording_refused" in _events(papp)
+
+
+def test_export_shows_each_stage_transcripts_and_routes_and_is_audited(papp: Flask, place_call: Any) -> None:
+    from hotline.auth.models import AuditEntry
+
+    place_call("u01.wav", "u11.wav", topic="6", district="3")
+    run_jobs(papp)
+    result = papp.test_cli_runner().invoke(args=["reports", "export", "--format", "jsonl"])
+    assert result.exit_code == 0, result.output
+    [line] = [x for x in result.output.splitlines() if x.startswith("{")]
+    import json
+
+    report = json.loads(line)
+    questions = report["questions"]
+    assert [q["pipeline"] for q in questions] == ["stored", "stored"]
+    assert all(q["stored_at"] and q["deleted_from_twilio"] for q in questions)
+    assert [q["transcript_state"] for q in questions] == ["done", "done"]
+    # The transcript is decrypted for the export: u01 says there is a gun.
+    assert "gun" in questions[0]["transcript"].lower()
+    routes = {r["agency"]: r for r in report["routes"]}
+    assert sorted(routes) == ["precinct_2_central", "riverbend_sd", "safe_schools_unit"]
+    assert all(r["notices_sent"] == 1 and r["acknowledged_at"] is None for r in routes.values())
+    assert report["routed_at"] is not None
+
+    quiet = papp.test_cli_runner().invoke(args=["reports", "export", "--no-transcripts"])
+    assert quiet.exit_code == 0 and 'transcript"' not in quiet.output.replace("transcript_state", "")
+    with papp.app_context():
+        exports = list(db.session.scalars(select(AuditEntry).where(AuditEntry.action == "reports.export")))
+    assert [(e.detail["reports"], e.detail["transcripts"]) for e in exports] == [(1, True), (1, False)]

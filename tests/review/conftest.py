@@ -20,7 +20,6 @@ from hotline.auth import totp
 from hotline.auth.models import AuditEntry
 from hotline.extensions import db
 from hotline.models import Assignment, Report, utcnow
-from hotline.review import init_review
 from tests.auth.conftest import Account, Clock, create_account, sign_in
 
 # The pipeline's fixtures, shared here: an app with real storage and a worker, and calls.
@@ -36,10 +35,8 @@ _tips = itertools.count(20_000_000)
 
 @pytest.fixture
 def rapp(papp: Flask) -> Flask:
-    """The pipeline's app (real storage, real worker), with the review app wired in until
-    create_app does it itself."""
-    if "review" not in papp.blueprints:
-        init_review(papp)
+    """The pipeline's app (real storage, real worker), review pages included."""
+    assert "review" in papp.blueprints
     return papp
 
 
