@@ -62,6 +62,10 @@ def main() -> int:
         "Place a simulated call from another terminal:\n"
         "    .venv/bin/flask --app app simulate safe_schools            (interactive)\n"
         "    .venv/bin/flask --app app simulate prea --keys 1,1,1,1 --say 'someone hurt my friend'\n"
+        f"Review reports at http://{bind}/ : sign in with a demo account printed above (first run only;\n"
+        "    `flask --app app users reset-password EMAIL` makes a new password). For the code, add the\n"
+        "    TOTP secret to an authenticator app, or run:\n"
+        "    .venv/bin/python -c \"import pyotp; print(pyotp.TOTP('SECRET').now())\"\n"
         "Press Ctrl-C to stop.\n",
         flush=True,
     )
