@@ -15,7 +15,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+# Run as a script: the project root (which holds `hotline`, not installed in the venv) is not
+# on sys.path yet, and bench/ itself is, where bench/queue.py would shadow the stdlib `queue`.
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 from hotline.speech.transcriber import DEFAULT_NOISE_FILL, Transcriber, word_errors  # noqa: E402
 

@@ -40,9 +40,9 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parents[1]
-# Run as a script, so the project root (which holds `hotline`, not installed in the venv) is
-# not on sys.path yet.
-sys.path.insert(0, str(ROOT))
+# Run as a script: the project root (which holds `hotline`, not installed in the venv) is not
+# on sys.path yet, and bench/ itself is, where bench/queue.py would shadow the stdlib `queue`.
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import redis  # noqa: E402
 from twilio.request_validator import RequestValidator  # noqa: E402
