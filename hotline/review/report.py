@@ -120,7 +120,8 @@ def event_label(kind: str, detail: dict[str, Any]) -> str:
         "transfer_failed": "Transfer to a dispatcher not answered",
         "on_call_alerted": "On-call dispatcher alerted",
         "salvaged_call": "Message taken after a technical problem",
-        "recording_completed": f"Answer recorded: {d.get('question', '')} ({d.get('duration') or '?'} s)",
+        "answer_recorded": f"Caller answered {d.get('question', '')}",
+        "recording_completed": f"Recording ready at Twilio: {d.get('question', '')} ({d.get('duration') or '?'} s)",
         "recording_absent": "Recording was empty",
         "recording_failed": "Recording failed at Twilio",
         "recording_stored": "Recording encrypted and stored",
@@ -134,7 +135,8 @@ def event_label(kind: str, detail: dict[str, Any]) -> str:
         "transcription_unsupported": "No transcription for this language",
         "classified": "Classified",
         "routed": "Routed to " + ", ".join(_agency_name(a) for a in d.get("agencies", [])),
-        "notified": "Agency notified",
+        "notified": f"{_agency_name(str(d.get('agency', '')))} notified"
+        + (f" by {', '.join(d.get('channels', []))}" if d.get("channels") else ""),
         "escalated": f"Escalated: {_agency_name(str(d.get('agency', '')))}, level {d.get('level', '')}",
         "acknowledged": "Acknowledged by "
         + f"{d.get('by', '')} for "

@@ -55,6 +55,12 @@ def test_the_page_shows_prompts_audio_transcripts_and_keypad(rapp: Flask, report
     assert len(transcripts) == 2 and "gun" in transcripts[0]
     assert "Riverbend School District" in html  # keypad district shown by name
     assert "English" in html
+    # The timeline names each stage once, in words: the caller's answer, Twilio's recording,
+    # and which agency was notified by which channel.
+    timeline = html.split('<ol id="timeline"')[1].split("</ol>")[0]
+    assert timeline.count("Caller answered problem") == 1
+    assert timeline.count("Recording ready at Twilio: problem") == 1
+    assert "Riverbend School District notified by log" in timeline
     assert page.headers["Cache-Control"] == "no-store"
     [view] = audit_entries(rapp, "report.view")
     assert view.user_email == ann.account.email and view.target_id == str(report_id)
