@@ -10,9 +10,11 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hotline.auth import audit, totp
+from hotline.auth import accounts, audit, totp
+
+# Re-exported: the benchmarks still import create_user from here.
+from hotline.auth.accounts import create_user as create_user
 from hotline.auth.models import ROLES, User
-from hotline.auth.passwords import generate_password, hash_password
 from hotline.db import make_engine
 from hotline.extensions import db, runtime
 from hotline.models import utcnow
@@ -23,47 +25,6 @@ audit_group = AppGroup("audit", help="Check and export the tamper-evident audit 
 
 # Every change made from the terminal is marked as such in the log (there is no signed-in user).
 VIA_CLI = {"via": "cli"}
-
-
-class NewUser:
-    """What a freshly created account's owner needs once: never stored in the clear."""
-
-    def __init__(self, user: User, password: str, secret: str) -> None:
-        self.user = user
-        self.password = password
-        self.secret = secret
-
-
-def create_user(session: Session, settings: Settings, email: str, role: str, agencies: list[str]) -> NewUser:
-    """Create an account with a generated password and TOTP secret; the caller commits."""
-    email = email.strip().lower()
-    if "@" not in email or len(email) > 254:
-        raise ValueError(f"not an email address: {email!r}")
-    if role not in ROLES:
-        raise ValueError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
-    known = {a.id for a in settings.agencies}
-    unknown = [a for a in agencies if a not in known]
-    if unknown:
-        raise ValueError(
-            f"unknown agency id(s) {', '.join(unknown)}; the agencies in the configuration are: "
-            f"{', '.join(sorted(known))}"
-        )
-    if not agencies:
-        raise ValueError("give at least one --agency")
-    if session.scalar(select(User.id).where(User.email == email)) is not None:
-        raise ValueError(f"a user with email {email} already exists")
-    password = generate_password()
-    secret = totp.new_secret()
-    user = User(
-        email=email,
-        role=role,
-        agencies=sorted(set(agencies)),
-        password_hash=hash_password(password),
-        totp_secret=totp.encrypt_secret(settings.master_key, secret, email),
-    )
-    session.add(user)
-    session.flush()
-    return NewUser(user, password, secret)
 
 
 def create_demo_users(settings: Settings) -> list[tuple[str, str, str, str]]:
@@ -96,7 +57,7 @@ def create_demo_users(settings: Settings) -> list[tuple[str, str, str, str]]:
 
 
 def _find(email: str) -> User:
-    user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
+    user = accounts.find_user(db.session, email)
     if user is None:
         raise click.ClickException(f"no user with email {email}")
     return user
@@ -151,8 +112,7 @@ def list_command() -> None:
 def disable_command(email: str) -> None:
     """Disable a user and end their sessions."""
     user = _find(email)
-    user.disabled = True
-    user.session_generation += 1
+    accounts.disable(user)
     audit.append(db.session, "user.disabled", target_type="user", target_id=user.id, detail={**VIA_CLI})
     db.session.commit()
     click.echo(f"disabled {user.email}")
@@ -163,11 +123,7 @@ def disable_command(email: str) -> None:
 def reset_password_command(email: str) -> None:
     """Give a user a new generated password (printed once) and lift any lockout."""
     user = _find(email)
-    password = generate_password()
-    user.password_hash = hash_password(password)
-    user.failed_attempts = 0
-    user.locked_until = None
-    user.session_generation += 1
+    password = accounts.reset_password(user)
     audit.append(db.session, "user.password_reset", target_type="user", target_id=user.id, detail={**VIA_CLI})
     db.session.commit()
     click.echo(f"new password for {user.email}; give it to them over a safe channel")
@@ -179,13 +135,7 @@ def reset_password_command(email: str) -> None:
 def reset_totp_command(email: str) -> None:
     """Give a user a new TOTP secret (lost phone); they enrol again at next sign-in."""
     user = _find(email)
-    settings = runtime.get().settings
-    secret = totp.new_secret()
-    user.totp_secret = totp.encrypt_secret(settings.master_key, secret, user.email)
-    user.totp_enrolled_at = None
-    user.last_totp_step = None
-    # Whoever holds the old phone may be signed in: end those sessions too.
-    user.session_generation += 1
+    secret = accounts.reset_totp(user, runtime.get().settings)
     audit.append(db.session, "user.totp_reset", target_type="user", target_id=user.id, detail={**VIA_CLI})
     db.session.commit()
     click.echo(f"new TOTP secret for {user.email}; they enrol again at next sign-in")

@@ -1,4 +1,5 @@
-"""The investigators' review app: the report queue, report pages, actions, dispatch, audit.
+"""The investigators' review app: the report queue, report pages, actions, dispatch, and the
+administrators' pages (audit log, accounts, configuration).
 
 Every route needs a signed-in user; every report-bearing route is scoped by
 `hotline.review.access` to reports routed to one of the user's agencies.
@@ -18,9 +19,9 @@ from hotline.review import models as models
 bp = Blueprint("review", __name__)
 
 # The view modules register their routes on `bp` when imported, so they come after it.
-from hotline.review import actions, admin, audio, dispatch, queue, report  # noqa: E402
+from hotline.review import actions, admin, audio, dispatch, queue, report, users  # noqa: E402
 
-__all__ = ["actions", "admin", "audio", "bp", "dispatch", "init_review", "queue", "report"]
+__all__ = ["actions", "admin", "audio", "bp", "dispatch", "init_review", "queue", "report", "users"]
 
 
 def init_review(app: Flask) -> None:

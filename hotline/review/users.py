@@ -1,0 +1,329 @@
+"""Administrators' pages: reviewers' accounts, and a read-only view of agencies and hotlines.
+
+Accounts change through hotline.auth.accounts, the code `flask users` runs too, so the terminal
+and the web apply the same rules. Every change is audited with the administrator as the actor.
+Anyone else gets a 404 for every page here, audited like any other refused access.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import ParamSpec, TypeVar
+from urllib.parse import urlsplit
+
+from flask import abort, flash, make_response, redirect, render_template, request, session, url_for
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from werkzeug.wrappers import Response
+
+from hotline.auth import accounts, audit, login_required, totp
+from hotline.auth.accounts import AccountError
+from hotline.auth.models import ROLES, User
+from hotline.auth.session import GENERATION
+from hotline.extensions import db, runtime
+from hotline.models import utcnow
+from hotline.review import bp
+from hotline.review.access import deny, signed_in
+from hotline.review.admin import ADMINS
+from hotline.review.report import agency_names
+from hotline.settings import Contact
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+NO_AGENCY = "Tick at least one agency."
+OWN_ROLE = "You cannot change your own role. Ask another administrator."
+OWN_DISABLE = "You cannot disable your own account. Ask another administrator."
+
+
+def admin_only(view: Callable[P, R]) -> Callable[P, R | Response]:
+    """Guard a view: sign-in first, then anyone but an administrator gets an audited 404."""
+
+    @functools.wraps(view)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        user = signed_in()
+        if user.role not in ADMINS:
+            # A 404 rather than a 403: a reviewer learns nothing about what lives here.
+            deny(user, "admin_page", request.endpoint or request.path, "not_admin")
+        return view(*args, **kwargs)
+
+    return login_required(wrapper)
+
+
+@dataclass(frozen=True)
+class AccountForm:
+    """What the create and edit forms sent, kept to show the form again after an error."""
+
+    email: str = ""
+    role: str = "investigator"
+    agencies: list[str] = field(default_factory=list)
+
+
+def _form() -> AccountForm:
+    return AccountForm(
+        email=request.form.get("email", "").strip(),
+        role=request.form.get("role", ""),
+        agencies=request.form.getlist("agencies"),
+    )
+
+
+def _sentence(exc: AccountError) -> str:
+    """Make a sentence of the shared code's message, which is written for a terminal line."""
+    text = str(exc)
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+
+
+def _no_store(body: str, status: int = 200) -> Response:
+    """Answer with a page no browser or proxy may keep: it shows a password or secret once."""
+    response = make_response(body, status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _keep_own_session(admin: User, target: User) -> None:
+    """Keep the administrator's current session valid after they changed their own account.
+
+    The generation bump is meant to end the account's other sessions; this one is the
+    administrator making the change and stays signed in.
+    """
+    if admin.id == target.id:
+        session[GENERATION] = target.session_generation
+
+
+def _target(user_id: int) -> User:
+    target = db.session.get(User, user_id)
+    if target is None:
+        abort(404)
+    return target
+
+
+def _back(target: User, message: str, category: str = "info") -> Response:
+    flash(message, category)
+    return redirect(url_for("review.user_page", user_id=target.id))
+
+
+def _users_page(form: AccountForm, error: str | None = None, status: int = 200) -> tuple[str, int]:
+    users = list(db.session.scalars(select(User).order_by(User.email)))
+    html = render_template(
+        "review/users.html",
+        users=users,
+        form=form,
+        error=error,
+        roles=ROLES,
+        agencies=runtime.get().settings.agencies,
+        names=agency_names(),
+        now=utcnow(),
+    )
+    return html, status
+
+
+def _user_page(target: User, form: AccountForm, error: str | None = None, status: int = 200) -> tuple[str, int]:
+    html = render_template(
+        "review/user.html",
+        target=target,
+        form=form,
+        error=error,
+        roles=ROLES,
+        agencies=runtime.get().settings.agencies,
+        names=agency_names(),
+        now=utcnow(),
+        is_self=target.id == signed_in().id,
+    )
+    return html, status
+
+
+@bp.get("/admin/users")
+@admin_only
+def users() -> tuple[str, int]:
+    """List every account, with the form to create one."""
+    return _users_page(AccountForm())
+
+
+@bp.post("/admin/users")
+@admin_only
+def create_user() -> Response | tuple[str, int]:
+    """Create an account; show its generated password and TOTP secret this once."""
+    admin = signed_in()
+    form = _form()
+    if not form.agencies:
+        return _users_page(form, NO_AGENCY, 400)
+    try:
+        new = accounts.create_user(db.session, runtime.get().settings, form.email, form.role, form.agencies)
+    except AccountError as exc:
+        db.session.rollback()
+        return _users_page(form, _sentence(exc), 400)
+    except IntegrityError:
+        # The same address created elsewhere between the check and the insert.
+        db.session.rollback()
+        email = accounts.normalise_email(form.email)
+        return _users_page(form, f"A user with email {email} already exists.", 400)
+    user = new.user
+    audit.record(
+        "user.created",
+        user=admin,
+        target_type="user",
+        target_id=user.id,
+        detail={"email": user.email, "role": user.role, "agencies": user.agencies},
+    )
+    db.session.commit()
+    # Rendered in the POST's own response, never put in the session or a flash message:
+    # the cookie is signed, not encrypted, and would carry the password around.
+    html = render_template(
+        "review/user_created.html",
+        target=user,
+        names=agency_names(),
+        password=new.password,
+        secret=new.secret,
+        uri=totp.provisioning_uri(new.secret, user.email),
+    )
+    return _no_store(html)
+
+
+@bp.get("/admin/users/<int:user_id>")
+@admin_only
+def user_page(user_id: int) -> tuple[str, int]:
+    """Show one account: its state, its role and agencies, and what can be done to it."""
+    target = _target(user_id)
+    return _user_page(target, AccountForm(target.email, target.role, list(target.agencies)))
+
+
+@bp.post("/admin/users/<int:user_id>")
+@admin_only
+def update_user(user_id: int) -> Response | tuple[str, int]:
+    """Change an account's role and agencies; its sessions end, so old rights do not linger."""
+    admin = signed_in()
+    target = _target(user_id)
+    form = AccountForm(target.email, request.form.get("role", ""), request.form.getlist("agencies"))
+    if target.id == admin.id and form.role != target.role:
+        return _user_page(target, form, OWN_ROLE, 400)
+    if not form.agencies:
+        return _user_page(target, form, NO_AGENCY, 400)
+    try:
+        changes = accounts.change_access(target, runtime.get().settings, form.role, form.agencies)
+    except AccountError as exc:
+        db.session.rollback()
+        return _user_page(target, form, _sentence(exc), 400)
+    if not changes:
+        return _back(target, "Nothing changed.")
+    audit.record(
+        "user.updated", user=admin, target_type="user", target_id=target.id, detail={"email": target.email, **changes}
+    )
+    _keep_own_session(admin, target)
+    db.session.commit()
+    if target.id == admin.id:
+        return _back(target, "Saved. Your other sessions have ended; this one carries on with the new agencies.")
+    return _back(target, f"Saved {target.email}; their sessions have ended and they sign in again.")
+
+
+@bp.post("/admin/users/<int:user_id>/disable")
+@admin_only
+def disable_user(user_id: int) -> Response:
+    """Disable an account and end its sessions."""
+    admin = signed_in()
+    target = _target(user_id)
+    if target.id == admin.id:
+        return _back(target, OWN_DISABLE, "error")
+    if target.disabled:
+        return _back(target, "This account is already disabled.")
+    accounts.disable(target)
+    audit.record("user.disabled", user=admin, target_type="user", target_id=target.id, detail={"email": target.email})
+    db.session.commit()
+    return _back(target, f"Disabled {target.email}; their sessions have ended.")
+
+
+@bp.post("/admin/users/<int:user_id>/enable")
+@admin_only
+def enable_user(user_id: int) -> Response:
+    """Let a disabled account sign in again."""
+    admin = signed_in()
+    target = _target(user_id)
+    if not target.disabled:
+        return _back(target, "This account is not disabled.")
+    accounts.enable(target)
+    audit.record("user.enabled", user=admin, target_type="user", target_id=target.id, detail={"email": target.email})
+    db.session.commit()
+    return _back(target, f"Enabled {target.email}; they can sign in again.")
+
+
+@bp.post("/admin/users/<int:user_id>/reset-password")
+@admin_only
+def reset_password(user_id: int) -> Response:
+    """Give an account a new generated password, shown this once; lifts any lockout."""
+    admin = signed_in()
+    target = _target(user_id)
+    password = accounts.reset_password(target)
+    audit.record(
+        "user.password_reset", user=admin, target_type="user", target_id=target.id, detail={"email": target.email}
+    )
+    _keep_own_session(admin, target)
+    db.session.commit()
+    return _no_store(render_template("review/user_password.html", target=target, password=password))
+
+
+@bp.post("/admin/users/<int:user_id>/reset-totp")
+@admin_only
+def reset_totp(user_id: int) -> Response:
+    """Give an account a new TOTP secret (lost phone); they enrol it at their next sign-in."""
+    admin = signed_in()
+    target = _target(user_id)
+    # The new secret is not shown here: the enrolment page shows it to the user after their
+    # password, so it need not pass through the administrator at all.
+    accounts.reset_totp(target, runtime.get().settings)
+    audit.record("user.totp_reset", user=admin, target_type="user", target_id=target.id, detail={"email": target.email})
+    _keep_own_session(admin, target)
+    db.session.commit()
+    return _back(target, f"Reset the authenticator of {target.email}; they set up a new one at their next sign-in.")
+
+
+@bp.post("/admin/users/<int:user_id>/unlock")
+@admin_only
+def unlock_user(user_id: int) -> Response:
+    """Clear an account's failed sign-in attempts and lockout."""
+    admin = signed_in()
+    target = _target(user_id)
+    cleared = accounts.unlock(target)
+    if not cleared:
+        return _back(target, "This account is not locked and has no failed attempts.")
+    audit.record(
+        "user.unlocked", user=admin, target_type="user", target_id=target.id, detail={"email": target.email, **cleared}
+    )
+    db.session.commit()
+    return _back(target, f"Unlocked {target.email}.")
+
+
+def contact_channels(contact: Contact) -> list[str]:
+    """Describe how a contact is reached; a webhook by its host alone, as its URL may hold a token."""
+    channels = []
+    if contact.email:
+        channels.append(f"email {contact.email}")
+    if contact.sms:
+        channels.append(f"SMS {contact.sms}")
+    if contact.webhook:
+        channels.append(f"webhook to {urlsplit(contact.webhook).hostname or 'a URL'}")
+    return channels
+
+
+def wait_text(seconds: int) -> str:
+    """Describe a deadline in the largest whole unit that fits: "5 min", "1 h", "1 day"."""
+    for size, unit in ((86400, "day"), (3600, "h"), (60, "min")):
+        if seconds >= size and seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'s' if unit == 'day' and count != 1 else ''}"
+    return f"{seconds} s"
+
+
+@bp.get("/admin/agencies")
+@admin_only
+def agencies() -> str:
+    """Show the configured agencies, hotlines and routing rules, read-only."""
+    settings = runtime.get().settings
+    deadlines = {u: wait_text(getattr(settings.escalation, u)) for u in ("critical", "high", "normal")}
+    return render_template(
+        "review/agencies.html",
+        settings=settings,
+        names=agency_names(),
+        channels=contact_channels,
+        deadlines=deadlines,
+    )
