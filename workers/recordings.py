@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from hotline.extensions import db
 from hotline.models import Recording, Report, utcnow
-from hotline.speech.audio import InvalidAudio, load_wav
+from hotline.speech.audio import InvalidAudio, check_wav
 from hotline.twilio_api import ForbiddenUrl, TwilioError
 from workers.common import enqueue, event, job, log, queue_for, services, settings
 
@@ -84,7 +84,7 @@ def _fetch_and_store(rec: Recording) -> None:
     db.session.commit()
     try:
         audio = svc.twilio.fetch_recording(rec.media_url)
-        load_wav(audio, max_seconds=settings().pipeline.max_recording_seconds)
+        check_wav(audio, max_seconds=settings().pipeline.max_recording_seconds)
     except ForbiddenUrl as exc:
         # A forged or misrouted callback: never fetch, never retry.
         _give_up(rec, "refused", str(exc))

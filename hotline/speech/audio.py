@@ -49,8 +49,39 @@ class Audio:
         return self.samples.astype("<i2", copy=False).tobytes()
 
 
+@dataclass(frozen=True)
+class WavInfo:
+    """What a valid WAV holds, read from its header and frames without decoding them."""
+
+    rate: int
+    channels: int
+    width: int
+    frames: int
+
+    @property
+    def seconds(self) -> float:
+        """Return the duration in seconds."""
+        return self.frames / self.rate
+
+
+def check_wav(data: bytes, *, max_seconds: float = DEFAULT_MAX_SECONDS) -> WavInfo:
+    """Validate WAV bytes (format, plausible length) without decoding or resampling them.
+
+    This is what storing a recording needs; transcription then decodes with load_wav.
+    """
+    info, _raw = _read_pcm(data, max_seconds)
+    return info
+
+
 def load_wav(data: bytes, *, max_seconds: float = DEFAULT_MAX_SECONDS) -> Audio:
     """Validate WAV bytes and return them as 16 kHz mono int16 samples."""
+    info, raw = _read_pcm(data, max_seconds)
+    samples = _to_mono_int16(raw, info.width, info.channels)
+    return Audio(samples=resample(samples, info.rate), source_rate=info.rate, source_channels=info.channels)
+
+
+def _read_pcm(data: bytes, max_seconds: float) -> tuple[WavInfo, bytes]:
+    """Check the container, format and length; return the header facts and the PCM frames."""
     # wave's own errors for non-WAV input are cryptic ("file does not start with RIFF id"
     # only for some inputs, struct errors for others), so check the container first.
     if len(data) < 44 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
@@ -75,8 +106,7 @@ def load_wav(data: bytes, *, max_seconds: float = DEFAULT_MAX_SECONDS) -> Audio:
         raise InvalidAudio(f"recording is longer than the {max_seconds:g} s limit")
     if frames < MIN_SECONDS * rate:
         raise InvalidAudio(f"recording is shorter than {MIN_SECONDS:g} s ({frames} frames at {rate} Hz)")
-    samples = _to_mono_int16(raw[: frames * width * channels], width, channels)
-    return Audio(samples=resample(samples, rate), source_rate=rate, source_channels=channels)
+    return WavInfo(rate=rate, channels=channels, width=width, frames=frames), raw[: frames * width * channels]
 
 
 def _check_format(channels: int, width: int, rate: int) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hotline.speech.audio import InvalidAudio, load_wav, resample
+from hotline.speech.audio import InvalidAudio, check_wav, load_wav, resample
 from hotline.speech.transcriber import Transcriber, split_chunks, word_errors
 
 UTTERANCES = Path(__file__).resolve().parents[1] / "data" / "utterances"
@@ -189,8 +189,21 @@ def test_eight_bit_pcm_is_widened() -> None:
     ],
 )
 def test_garbage_is_rejected(data: bytes, message: str) -> None:
+    # The fetch job's check (no decoding) and the transcriber's decoder refuse the same input.
+    with pytest.raises(InvalidAudio, match=message):
+        check_wav(data)
     with pytest.raises(InvalidAudio, match=message):
         load_wav(data)
+
+
+def test_check_wav_reads_the_format_without_decoding() -> None:
+    mono = tone(8000, 1.5)
+    stereo = np.repeat(mono, 2)  # each frame holds both channels
+    info = check_wav(wav_bytes(stereo, 8000, channels=2), max_seconds=2.0)
+    assert (info.rate, info.channels, info.width, info.frames) == (8000, 2, 2, 12000)
+    assert info.seconds == 1.5
+    with pytest.raises(InvalidAudio, match="longer than the 1 s limit"):
+        check_wav(wav_bytes(tone(8000, 1.5), 8000), max_seconds=1.0)
 
 
 def test_mu_law_wav_is_rejected_clearly() -> None:
