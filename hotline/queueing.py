@@ -9,7 +9,8 @@ from pathlib import Path
 import redis
 from flask import Flask
 from rq import Queue, Retry
-from rq.job import JobStatus
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
 
 from hotline.embedded_redis import ensure_embedded_redis
 
@@ -62,7 +63,12 @@ class Queues:
         Every job is idempotent, so running it again is safe.
         """
         q = self.queue(queue)
-        existing = q.fetch_job(job_id)
+        # Looked up by id alone: Queue.fetch_job ignores a job of another queue, and the same
+        # job may have been queued on "critical" by one path and on "recordings" by another.
+        try:
+            existing: Job | None = Job.fetch(job_id, connection=self.redis)
+        except NoSuchJobError:
+            existing = None
         if existing is not None:
             status = existing.get_status(refresh=False)
             started = existing.started_at
@@ -73,6 +79,7 @@ class Queues:
             )
             if status in _LIVE and not abandoned:
                 return False
+            # Removes it from whichever queue and registry still lists it.
             existing.delete()
         q.enqueue(func, *args, job_id=job_id, retry=retry, failure_ttl=30 * 86400, job_timeout=self.job_timeout)
         return True

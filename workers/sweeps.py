@@ -32,7 +32,9 @@ def reconcile() -> int:
     for rec in db.session.scalars(
         select(Recording).where(Recording.fetch_state == "stored", Recording.transcript_state == "none")
     ):
-        count += enqueue("recordings", TRANSCRIBE, f"transcribe-{rec.recording_sid}", rec.recording_sid)
+        report = db.session.get(Report, rec.report_id)
+        urgency = report.urgency if report else "normal"
+        count += enqueue(queue_for(urgency), TRANSCRIBE, f"transcribe-{rec.recording_sid}", rec.recording_sid)
     cutoff = utcnow() - STALE_CALL
     for call in db.session.scalars(select(Call).where(Call.ended_at.is_(None), Call.started_at < cutoff)):
         end_call(db.session, call, "lost", None)
