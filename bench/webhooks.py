@@ -684,6 +684,7 @@ def parse_args() -> argparse.Namespace:
         default=0.0,
         help="mean seconds each caller waits between requests (0 = back to back; try 1 for paced calls)",
     )
+    parser.add_argument("--workers", type=int, default=GunicornSettings.workers, help="gunicorn workers (both apps)")
     parser.add_argument("--threads", type=int, default=GunicornSettings.threads, help="gthread threads per worker")
     parser.add_argument("--worker-class", default=GunicornSettings.worker_class, help="gunicorn worker class")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (database, logs)")
@@ -696,7 +697,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> int:
     args = parse_args()
-    settings = GunicornSettings(threads=args.threads, worker_class=args.worker_class)
+    settings = GunicornSettings(workers=args.workers, threads=args.threads, worker_class=args.worker_class)
     global THINK
     THINK = args.think
     tmp = Path(tempfile.mkdtemp(prefix="hotline-bench-"))

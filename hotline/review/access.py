@@ -8,16 +8,24 @@ and the outside agency (routing refuses anything else), so the same rule keeps t
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+import functools
+from collections.abc import Callable
+from typing import Any, NoReturn, ParamSpec, TypeVar
 
 from flask import abort, request
 from sqlalchemy import Select, exists, select
+from werkzeug.wrappers import Response
 
-from hotline.auth import audit
+from hotline.auth import audit, login_required
 from hotline.auth.models import User
 from hotline.auth.session import current_user
 from hotline.extensions import db
 from hotline.models import Assignment, Report
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+ADMINS = frozenset({"admin"})
 
 
 def signed_in() -> User:
@@ -89,3 +97,17 @@ def user_agencies_of(user: User, report_id: int) -> list[str]:
             .order_by(Assignment.agency_id)
         )
     )
+
+
+def admin_only(view: Callable[P, R]) -> Callable[P, R | Response]:
+    """Guard a view: sign-in first, then anyone but an administrator gets an audited 404."""
+
+    @functools.wraps(view)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        user = signed_in()
+        if user.role not in ADMINS:
+            # A 404 rather than a 403: a reviewer learns nothing about what lives here.
+            deny(user, "admin_page", request.endpoint or request.path, "not_admin")
+        return view(*args, **kwargs)
+
+    return login_required(wrapper)

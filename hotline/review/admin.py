@@ -13,14 +13,13 @@ from typing import Any
 from flask import Response, render_template, request, stream_with_context, url_for
 from sqlalchemy import Select, select
 
-from hotline.auth import audit, login_required
+from hotline.auth import audit
 from hotline.auth.models import AuditEntry
 from hotline.extensions import db
 from hotline.models import utcnow
 from hotline.review import bp
-from hotline.review.access import signed_in
+from hotline.review.access import admin_only, signed_in
 
-ADMINS = frozenset({"admin"})
 PAGE_SIZE = 100
 EXPORT_BATCH = 500
 CSV_FIELDS = (
@@ -105,7 +104,7 @@ def filtered(filters: AuditFilters) -> Select[AuditEntry]:
 
 
 @bp.get("/admin/audit")
-@login_required(roles=ADMINS)
+@admin_only
 def audit_log() -> str:
     """Search the audit log, newest first, 100 entries a page."""
     filters = parse(request.args)
@@ -162,7 +161,7 @@ def _rows(filters: AuditFilters, fmt: str) -> Iterator[str]:
 
 
 @bp.get("/admin/audit/export")
-@login_required(roles=ADMINS)
+@admin_only
 def audit_export() -> Response:
     """Download the matching entries as CSV or JSON Lines; the export itself is audited."""
     user = signed_in()

@@ -7,10 +7,7 @@ Anyone else gets a 404 for every page here, audited like any other refused acces
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 from flask import abort, flash, make_response, redirect, render_template, request, session, url_for
@@ -18,38 +15,20 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
-from hotline.auth import accounts, audit, login_required, totp
+from hotline.auth import accounts, audit, totp
 from hotline.auth.accounts import AccountError
 from hotline.auth.models import ROLES, User
 from hotline.auth.session import GENERATION
 from hotline.extensions import db, runtime
 from hotline.models import utcnow
 from hotline.review import bp
-from hotline.review.access import deny, signed_in
-from hotline.review.admin import ADMINS
+from hotline.review.access import admin_only, signed_in
 from hotline.review.report import agency_names
 from hotline.settings import Contact
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 NO_AGENCY = "Tick at least one agency."
 OWN_ROLE = "You cannot change your own role. Ask another administrator."
 OWN_DISABLE = "You cannot disable your own account. Ask another administrator."
-
-
-def admin_only(view: Callable[P, R]) -> Callable[P, R | Response]:
-    """Guard a view: sign-in first, then anyone but an administrator gets an audited 404."""
-
-    @functools.wraps(view)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        user = signed_in()
-        if user.role not in ADMINS:
-            # A 404 rather than a 403: a reviewer learns nothing about what lives here.
-            deny(user, "admin_page", request.endpoint or request.path, "not_admin")
-        return view(*args, **kwargs)
-
-    return login_required(wrapper)
 
 
 @dataclass(frozen=True)

@@ -122,5 +122,9 @@ def test_anonymous_visitors_are_sent_to_sign_in(rapp: Flask, report_id: int) -> 
 def test_role_pages_need_the_role(rapp: Flask, login: Login) -> None:
     ann: Browser = login("ann@riverbend.example.org")
     assert ann.get("/dispatch").status_code == 403
-    assert ann.get("/admin/audit").status_code == 403
-    assert ann.get("/admin/audit/export?format=csv").status_code == 403
+    # The audit log answers like something that is not there, and the attempt is audited.
+    assert ann.get("/admin/audit").status_code == 404
+    assert ann.get("/admin/audit/export?format=csv").status_code == 404
+    denied = [e for e in audit_entries(rapp, "report.denied") if e.target_type == "admin_page"]
+    assert [e.target_id for e in denied] == ["review.audit_log", "review.audit_export"]
+    assert all(e.user_email == ann.account.email for e in denied)
