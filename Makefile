@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-pg lint bench flows-check clean browser
+.PHONY: run test test-pg lint bench flows-check clean system-deps
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -19,24 +19,33 @@ venv: $(STAMP)
 run: $(STAMP)
 	$(BIN)/python -m hotline.devserver
 
-## Debian's chromium for the browser tests (Playwright drives it; its own browser download
-## does not work here). Installed as root when missing; otherwise those tests are skipped.
-browser:
-	@command -v chromium >/dev/null 2>&1 || { \
+## Debian packages the tests use: chromium for the browser tests (Playwright drives it; its own
+## browser download does not work here) and espeak-ng for the simulator's spoken answers.
+## Installed as root when missing; otherwise the tests that need them are skipped.
+# Each package installs a command of the same name, which is how a missing one is noticed.
+SYSTEM_PACKAGES := chromium espeak-ng
+system-deps:
+	@missing=""; for pkg in $(SYSTEM_PACKAGES); do \
+	  command -v $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	    echo "installing$$missing (Debian packages for the tests)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  fi; \
-	  command -v chromium >/dev/null 2>&1 || \
-	    echo "chromium is not installed (apt-get install chromium, as root): the browser tests will be skipped" >&2; \
-	}
+	  for pkg in $$missing; do \
+	    command -v $$pkg >/dev/null 2>&1 || \
+	      echo "$$pkg is not installed (apt-get install $$pkg, as root): tests that need it are skipped" >&2; \
+	  done; \
+	fi
 
 ## Run the whole test suite (SQLite; DATABASE_URL=... for PostgreSQL).
-test: $(STAMP) browser
+test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q
 
 ## The suite against the local PostgreSQL.
-test-pg: $(STAMP) browser
+test-pg: $(STAMP) system-deps
 	DATABASE_URL=$(PG_URL) $(BIN)/python -m pytest -q
 
 lint: $(STAMP)
