@@ -22,6 +22,8 @@ def create_app(settings: Settings | None = None, overrides: Mapping[str, object]
     app.config["SECRET_KEY"] = settings.secret_key or secrets.token_hex(32)
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024  # Twilio's webhooks are a few KB
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Alembic lists every plugin it loads at INFO in each process; migrations still log.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
     runtime.init_app(app, settings)
     db.init_app(app, settings.database_url)
