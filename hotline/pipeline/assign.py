@@ -13,9 +13,21 @@ from hotline.pipeline.notify import Channel, Notice, targets
 from hotline.pipeline.routing import route
 from hotline.settings import Settings
 
+# A report in these states needs no acknowledgement any more: it is dealt with or handed on.
+SETTLED_STATUSES = ("closed", "referred")
+
 
 def deadline(settings: Settings, urgency: str) -> timedelta:
     return timedelta(seconds=getattr(settings.escalation, urgency, settings.escalation.normal))
+
+
+def acknowledgement_due(settings: Settings, assignment: Assignment, urgency: str) -> datetime:
+    """When the agency had to acknowledge: routing time plus the urgency's deadline.
+
+    `due_at` is the next escalation step and moves on at each one; this does not, so a
+    report stays overdue however often it has been escalated.
+    """
+    return assignment.created_at + deadline(settings, urgency)
 
 
 def assign(session: Session, settings: Settings, report: Report) -> list[Assignment]:
@@ -94,7 +106,12 @@ def due_assignments(session: Session, now: datetime, limit: int = 500) -> list[A
     return list(
         session.scalars(
             select(Assignment)
-            .where(Assignment.acknowledged_at.is_(None), Assignment.due_at <= now)
+            .join(Report, Report.id == Assignment.report_id)
+            .where(
+                Assignment.acknowledged_at.is_(None),
+                Assignment.due_at <= now,
+                Report.status.not_in(SETTLED_STATUSES),
+            )
             .order_by(Assignment.due_at)
             .limit(limit)
         )

@@ -87,6 +87,11 @@ def change_status(report_id: int) -> Response:
     if status == report.status and disposition == report.disposition:
         return _back(report, "Nothing changed.")
     previous = report.status
+    acknowledged: list[str] = []
+    if status != "new":
+        # Working on a report (or closing it) acknowledges it for the user's agencies, so
+        # nobody is woken for a report that someone is already handling.
+        acknowledged = [a for a in user_agencies_of(user, report.id) if acknowledge(db.session, report, user.email, a)]
     report.status, report.disposition = status, disposition
     report.closed_at = utcnow() if status == "closed" else None
     detail = {"by": user.email, "from": previous, "to": status, "disposition": disposition}
@@ -96,7 +101,7 @@ def change_status(report_id: int) -> Response:
         user=user,
         target_type="report",
         target_id=report.id,
-        detail={"from": previous, "to": status, "disposition": disposition},
+        detail={"from": previous, "to": status, "disposition": disposition, "acknowledged_for": acknowledged},
     )
     db.session.commit()
     return _back(report, f"Status is now {STATUSES[status]}.")

@@ -20,6 +20,7 @@ from hotline.auth.models import User
 from hotline.auth.session import LAST_SEEN
 from hotline.extensions import db, runtime
 from hotline.models import Assignment, Report, utcnow
+from hotline.pipeline.assign import SETTLED_STATUSES, acknowledgement_due
 from hotline.review import bp
 from hotline.review.access import signed_in, visible_clause
 from hotline.review.models import STATUSES
@@ -109,8 +110,8 @@ class Row:
 
     @property
     def deadline_text(self) -> str:
-        if self.report.status == "closed":
-            return ""  # a closed report has no deadline left to meet
+        if self.report.status in SETTLED_STATUSES:
+            return ""  # a closed or referred report has no deadline left to meet
         if self.due_at is None:
             return "Acknowledged" if self.acknowledged else ""
         left = self.due_at - utcnow()
@@ -170,16 +171,19 @@ def query_page(user: User, filters: Filters) -> tuple[list[Row], bool]:
     due: dict[int, datetime] = {}
     acked: dict[int, bool] = {}
     if reports:
-        assignments = db.session.execute(
-            select(Assignment.report_id, Assignment.acknowledged_at, Assignment.due_at).where(
-                Assignment.report_id.in_([r.id for r in reports]),
+        settings = runtime.get().settings
+        by_id = {r.id: r for r in reports}
+        assignments = db.session.scalars(
+            select(Assignment).where(
+                Assignment.report_id.in_(list(by_id)),
                 Assignment.agency_id.in_(list(user.agencies)),
             )
         )
-        for report_id, acknowledged_at, due_at in assignments:
-            if acknowledged_at is None:
-                due[report_id] = min(due_at, due.get(report_id, due_at))
-            acked[report_id] = acked.get(report_id, True) and acknowledged_at is not None
+        for a in assignments:
+            if a.acknowledged_at is None:
+                due_at = acknowledgement_due(settings, a, by_id[a.report_id].urgency)
+                due[a.report_id] = min(due_at, due.get(a.report_id, due_at))
+            acked[a.report_id] = acked.get(a.report_id, True) and a.acknowledged_at is not None
     names = hotline_names()
     now = utcnow()
     rows = [
@@ -187,7 +191,7 @@ def query_page(user: User, filters: Filters) -> tuple[list[Row], bool]:
             report=r,
             hotline=names.get(r.hotline_id, r.hotline_id),
             due_at=due.get(r.id),
-            overdue=r.id in due and due[r.id] < now and r.status != "closed",
+            overdue=r.id in due and due[r.id] < now and r.status not in SETTLED_STATUSES,
             acknowledged=acked.get(r.id, False),
         )
         for r in reports

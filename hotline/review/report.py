@@ -17,7 +17,8 @@ from hotline.auth import audit, login_required
 from hotline.auth.models import User
 from hotline.crypto.envelope import DecryptionError
 from hotline.extensions import db, runtime
-from hotline.models import Assignment, Call, Recording, Report
+from hotline.models import Assignment, Call, Recording, Report, utcnow
+from hotline.pipeline.assign import acknowledgement_due
 from hotline.pipeline.services import services_for
 from hotline.review import bp
 from hotline.review.access import deny, report_or_404, signed_in, visible_clause
@@ -252,6 +253,8 @@ def report(report_id: int) -> str:
         language=_language(full),
         call=call,
         assignments=assignments,
+        ack_due={a.id: acknowledgement_due(runtime.get().settings, a, full.urgency) for a in assignments},
+        now=utcnow(),
         agency_names=agency_names(),
         can_acknowledge=any(a.acknowledged_at is None for a in assignments),
         colleagues=colleagues(user, [a.agency_id for a in assignments]),

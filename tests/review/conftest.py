@@ -18,8 +18,9 @@ from werkzeug.test import TestResponse
 
 from hotline.auth import totp
 from hotline.auth.models import AuditEntry
-from hotline.extensions import db
+from hotline.extensions import db, runtime
 from hotline.models import Assignment, Report, utcnow
+from hotline.pipeline.assign import deadline
 from tests.auth.conftest import Account, Clock, create_account, sign_in
 
 # The pipeline's fixtures, shared here: an app with real storage and a worker, and calls.
@@ -112,9 +113,17 @@ def add_report(
     created_at: datetime | None = None,
     due_in: timedelta = timedelta(hours=1),
     acknowledged: bool = False,
+    escalated: int = 0,
 ) -> int:
-    """A routed report without recordings, written directly: for queue tests that need many."""
+    """A routed report without recordings, written directly: for queue tests that need many.
+
+    `due_in` is when acknowledgement is due; the assignment is dated so that routing time
+    plus the urgency's deadline lands there. `escalated` levels move the next escalation
+    step (`due_at`) on by a deadline each, as the sweep does.
+    """
     with app.app_context():
+        window = deadline(runtime.get(app).settings, urgency)
+        due = utcnow() + due_in
         report = Report(
             hotline_id=hotline,
             tip_number=str(next(_tips)),
@@ -133,7 +142,9 @@ def add_report(
                 Assignment(
                     report_id=report.id,
                     agency_id=agency,
-                    due_at=utcnow() + due_in,
+                    created_at=due - window,
+                    level=escalated,
+                    due_at=due + escalated * window,
                     acknowledged_at=utcnow() if acknowledged else None,
                     acknowledged_by="someone@example.org" if acknowledged else None,
                 )

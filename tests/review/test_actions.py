@@ -171,3 +171,35 @@ def test_forms_without_a_csrf_token_are_refused(rapp: Flask, report_id: int, log
     assert response.status_code == 400
     with rapp.app_context():
         assert db.session.scalars(select(Note)).all() == []
+
+
+def _overdue_agencies(app: Flask) -> set[str]:
+    with app.app_context():
+        return {a.agency_id for a in due_assignments(db.session, utcnow() + timedelta(days=30))}
+
+
+def test_working_on_a_report_acknowledges_it_and_closing_stops_all_escalation(
+    rapp: Flask, report_id: int, login: Login
+) -> None:
+    ann = login("ann@riverbend.example.org")
+    assert _overdue_agencies(rapp) == {"riverbend_sd", "safe_schools_unit", "precinct_2_central"}
+    # Moving it to investigating is handling it: acknowledged for Ann's agency, not the others.
+    assert _act(ann, report_id, "status", {"status": "investigating"}) == "Status is now Investigating."
+    assert _overdue_agencies(rapp) == {"safe_schools_unit", "precinct_2_central"}
+    assert _report(rapp, report_id).status == "investigating"
+    [entry] = audit_entries(rapp, "report.status_changed")
+    assert entry.detail["acknowledged_for"] == ["riverbend_sd"]
+    # Closed: nobody is woken for it any more, whoever had not acknowledged.
+    _act(ann, report_id, "status", {"status": "closed", "disposition": "founded"})
+    assert _overdue_agencies(rapp) == set()
+    # Reopened: the agencies that never acknowledged are due again.
+    _act(ann, report_id, "status", {"status": "investigating"})
+    assert _overdue_agencies(rapp) == {"safe_schools_unit", "precinct_2_central"}
+
+
+def test_the_report_page_keeps_the_original_deadline_after_escalations(rapp: Flask, login: Login) -> None:
+    late = add_report(rapp, ["riverbend_sd"], urgency="critical", due_in=timedelta(minutes=-20), escalated=3)
+    ann = login("ann@riverbend.example.org")
+    html = ann.get(f"/reports/{late}").get_data(as_text=True)
+    assert "<strong>not acknowledged</strong>, was due" in html
+    assert "escalated 3 times" in html

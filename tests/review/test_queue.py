@@ -52,9 +52,14 @@ def test_overdue_rows_are_marked(rapp: Flask, login: Login) -> None:
     # Overdue at another agency is not this user's deadline.
     elsewhere = add_report(rapp, ["riverbend_sd"], due_in=timedelta(hours=2))
     add_report(rapp, ["south_county_sd"], due_in=timedelta(minutes=-10))
+    # Escalated twice: its next escalation step lies ahead, yet it is still overdue.
+    escalated = add_report(rapp, ["riverbend_sd"], urgency="critical", due_in=timedelta(minutes=-7), escalated=2)
+    # Referred elsewhere: no deadline left to meet.
+    add_report(rapp, ["riverbend_sd"], status="referred", due_in=timedelta(minutes=-10))
     ann = login("ann@riverbend.example.org")
     html = ann.get("/queue").get_data(as_text=True)
-    assert _overdue(html) == {late}
+    assert _overdue(html) == {late, escalated}
+    assert "Overdue by 7 min" in html or "Overdue by 6 min" in html
     assert "Overdue by 10 min" in html or "Overdue by 9 min" in html
     assert "Due in 1 h 59 min" in html or "Due in 2 h" in html
     assert {on_time, done, elsewhere} <= set(_ids(html))
