@@ -6,6 +6,7 @@ import functools
 import time
 from collections.abc import Callable, Iterable
 from typing import ParamSpec, TypeVar, overload
+from urllib.parse import urlsplit
 
 from flask import abort, flash, g, redirect, request, session, url_for
 from werkzeug.wrappers import Response
@@ -123,6 +124,13 @@ def _guard(view: Callable[P, R], allowed: frozenset[str] | None) -> Callable[P, 
 
 def safe_next(target: str | None) -> str | None:
     """Accept only a local path as the place to return to, never another site."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    if not target or len(target) > 2000:
+        return None
+    # Browsers drop tabs and newlines from a Location and read "\" as "/", so "/\t/evil" or
+    # "/\\evil" would become "//evil", another site: refuse anything but plain characters.
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in target) or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    if not target.startswith("/") or target.startswith("//") or parts.scheme or parts.netloc:
         return None
     return target

@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pyotp
+import pytest
 from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
 from hotline.auth.models import User
+from hotline.auth.session import safe_next
 from hotline.extensions import db
 from hotline.models import utcnow
 from tests.auth.conftest import Account, Clock, create_account, password_step, sign_in, submit
@@ -162,6 +164,18 @@ def test_next_is_followed_only_within_the_site(client: FlaskClient, enrolled: Ac
     submit(client, "/login", {"email": enrolled.email, "password": enrolled.password, "next": "//evil.example"})
     clock.next_step()
     assert submit(client, "/login/totp", {"code": enrolled.code(clock)}).headers["Location"] == "/queue"
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["//evil.example", "/\t/evil.example", "/\n/evil.example", "/\\evil.example", "https://evil.example/", "/a b", ""],
+)
+def test_next_never_leaves_the_site(target: str) -> None:
+    assert safe_next(target) is None
+
+
+def test_next_keeps_local_paths() -> None:
+    assert safe_next("/reports/42?tab=audio") == "/reports/42?tab=audio"
 
 
 def test_old_password_hashes_are_upgraded_at_sign_in(app: Flask, client: FlaskClient, clock: Clock) -> None:
