@@ -2,23 +2,27 @@
 
 The recording is decrypted into memory for each request and the requested slice is sent;
 nothing decrypted is written to disk, and `Cache-Control: no-store` keeps browsers and
-proxies from keeping a copy. Browsers fetch audio in several range requests; only the one
-starting at byte 0 (a new playback) is audited, so seeking does not flood the log.
+proxies from keeping a copy. Every download request is audited. Browsers fetch audio for
+playback in several range requests: a playback is audited unless the same user's playback
+of the same recording already was within the last few minutes, whatever range is asked
+for, so seeking does not flood the log and no range escapes it.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from datetime import timedelta
 
 from flask import request
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from hotline.auth import audit, login_required
+from hotline.auth.models import AuditEntry
 from hotline.crypto.envelope import DecryptionError
 from hotline.extensions import db, runtime
-from hotline.models import Event, Recording
+from hotline.models import Event, Recording, utcnow
 from hotline.pipeline.services import services_for
 from hotline.review import bp
 from hotline.review.access import deny, report_or_404, signed_in
@@ -28,6 +32,9 @@ from workers.recordings import audio_aad
 log = logging.getLogger(__name__)
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_-]+")
+# Range requests for one playback (seeks, the browser's own re-fetches) within this window
+# count as that playback.
+PLAYBACK_WINDOW = timedelta(minutes=10)
 
 
 def byte_range(header: str | None, length: int) -> tuple[int, int] | bool | None:
@@ -89,9 +96,7 @@ def recording_audio(report_id: int, recording_sid: str) -> Response:
         name = _SAFE_NAME.sub("-", f"{report.reference}-{rec.question}")
         response.headers["Content-Disposition"] = f'attachment; filename="{name}.wav"'
 
-    # One audit entry per playback or download: the request that starts at byte 0.
-    starts_at_zero = wanted is None or (isinstance(wanted, tuple) and wanted[0] == 0)
-    if starts_at_zero and request.method == "GET":
+    if download or not _playback_audited(user.id, rec.recording_sid):
         if download:
             db.session.add(
                 Event(
@@ -109,3 +114,19 @@ def recording_audio(report_id: int, recording_sid: str) -> Response:
         )
         db.session.commit()
     return response
+
+
+def _playback_audited(user_id: int, recording_sid: str) -> bool:
+    """Whether this user's playback of this recording was audited within the window."""
+    since = utcnow() - PLAYBACK_WINDOW
+    found = db.session.scalar(
+        select(AuditEntry.id)
+        .where(
+            AuditEntry.user_id == user_id,
+            AuditEntry.action == "recording.play",
+            AuditEntry.target_id == recording_sid,
+            AuditEntry.at >= since,
+        )
+        .limit(1)
+    )
+    return found is not None
