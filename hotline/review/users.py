@@ -28,6 +28,9 @@ from hotline.settings import Contact
 
 NO_AGENCY = "Tick at least one agency."
 OWN_ROLE = "You cannot change your own role. Ask another administrator."
+# Agencies decide which reports an account can read: an administrator widening their own
+# would reach content (PREA reports, say) without anyone else agreeing to it.
+OWN_AGENCIES = "You cannot change your own agencies. Ask another administrator."
 OWN_DISABLE = "You cannot disable your own account. Ask another administrator."
 
 
@@ -177,6 +180,8 @@ def update_user(user_id: int) -> Response | tuple[str, int]:
     form = AccountForm(target.email, request.form.get("role", ""), request.form.getlist("agencies"))
     if target.id == admin.id and form.role != target.role:
         return _user_page(target, form, OWN_ROLE, 400)
+    if target.id == admin.id and sorted(set(form.agencies)) != sorted(target.agencies):
+        return _user_page(target, form, OWN_AGENCIES, 400)
     if not form.agencies:
         return _user_page(target, form, NO_AGENCY, 400)
     try:
@@ -191,8 +196,6 @@ def update_user(user_id: int) -> Response | tuple[str, int]:
     )
     _keep_own_session(admin, target)
     db.session.commit()
-    if target.id == admin.id:
-        return _back(target, "Saved. Your other sessions have ended; this one carries on with the new agencies.")
     return _back(target, f"Saved {target.email}; their sessions have ended and they sign in again.")
 
 

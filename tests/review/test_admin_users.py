@@ -387,9 +387,12 @@ def test_an_admin_cannot_disable_or_demote_themselves(rapp: Flask, login: Login)
     assert not after.disabled and after.role == "admin" and after.session_generation == own.session_generation
     assert audit_entries(rapp, "user.disabled") == [] and audit_entries(rapp, "user.updated") == []
 
-    # Their own agencies they may change, and they stay signed in while their other sessions end.
-    post(root, f"/admin/users/{own.id}", {"role": "admin", "agencies": ["riverbend_sd", "dispatch"]})
-    assert row(rapp, ADMIN).agencies == ["dispatch", "riverbend_sd"]
+    # Nor widen what they can read: their own agencies are another administrator's call.
+    widened = post(root, f"/admin/users/{own.id}", {"role": "admin", "agencies": ["riverbend_sd", "prea_unit"]})
+    assert widened.status_code == 400
+    assert page(widened).text["form-error"].startswith("You cannot change your own agencies")
+    assert row(rapp, ADMIN).agencies == ["riverbend_sd"]
+    assert audit_entries(rapp, "user.updated") == []
     assert root.get("/admin/users").status_code == 200
 
 
