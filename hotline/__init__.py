@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from hotline.auth import init_auth
 from hotline.extensions import db, queues, runtime
@@ -25,6 +26,9 @@ def create_app(settings: Settings | None = None, overrides: Mapping[str, object]
     # Alembic lists every plugin it loads at INFO in each process; migrations still log.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
+    if settings.trusted_proxies:
+        # Only the client address: signature checks rebuild URLs from public_url instead.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
     runtime.init_app(app, settings)
     db.init_app(app, settings.database_url)
     queues.init_app(app, settings.redis_url, Path(app.instance_path), settings.pipeline.job_timeout_seconds)

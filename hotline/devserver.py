@@ -23,8 +23,9 @@ def main() -> int:
     if embedded:
         env["REDIS_URL"] = ensure_embedded_redis(instance / "redis")
     upgrade(settings.database_url)
-    if embedded:
-        # Demo accounts for trying the review app on the embedded default, never in production.
+    if embedded and settings.database_url.startswith("sqlite:"):
+        # Demo accounts for trying the review app on the embedded default (SQLite and the
+        # embedded Redis), never on a deployment's database.
         from hotline.auth import create_demo_users
 
         for email, role, password, secret in create_demo_users(settings):

@@ -144,6 +144,9 @@ class Settings(_Strict):
     database_url: str = "sqlite:///instance/hotline.db"
     redis_url: str = "embedded"
     public_url: str = "http://127.0.0.1:5000"
+    # How many reverse proxies in front of the app to trust for X-Forwarded-For (the client
+    # address the audit log records). 0: none, use the connection's address.
+    trusted_proxies: int = Field(default=0, ge=0, le=5)
     twilio_account_sid: str = "AC00000000000000000000000000000000"
     twilio_auth_token: str = ""
     twilio_api_base_url: str = "https://api.twilio.com"
@@ -218,6 +221,7 @@ ENV_KEYS = {
     "DATABASE_URL": "database_url",
     "REDIS_URL": "redis_url",
     "HOTLINE_PUBLIC_URL": "public_url",
+    "HOTLINE_TRUSTED_PROXIES": "trusted_proxies",
     "TWILIO_ACCOUNT_SID": "twilio_account_sid",
     "TWILIO_AUTH_TOKEN": "twilio_auth_token",
     "TWILIO_API_BASE_URL": "twilio_api_base_url",

@@ -11,9 +11,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, text
 
+from hotline import create_app
 from hotline.auth import audit
 from hotline.auth.models import AuditEntry
 from hotline.extensions import db
+from hotline.settings import Settings
 from tests.auth.conftest import Account, Clock, password_step, sign_in, submit
 
 
@@ -118,3 +120,20 @@ def test_concurrent_appends_keep_one_chain(app: Flask) -> None:
         result = audit.verify(db.session)
     assert result.ok, result.problem
     assert result.count == 20
+
+
+def _failed_sign_in_ip(app: Flask) -> str | None:
+    client = app.test_client()
+    # As the app sees a request relayed by a proxy at 10.0.0.2 for a client at 203.0.113.7.
+    client.environ_base.update({"REMOTE_ADDR": "10.0.0.2", "HTTP_X_FORWARDED_FOR": "203.0.113.7"})
+    submit(client, "/login", {"email": "ghost@example.org", "password": "guess"})
+    with app.app_context():
+        entry = db.session.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1)).one()
+        return entry.ip
+
+
+def test_the_client_address_is_taken_from_trusted_proxies_only(app: Flask, settings: Settings) -> None:
+    # Without trusted proxies a client could write any address into the log with a header.
+    assert _failed_sign_in_ip(app) == "10.0.0.2"
+    proxied = create_app(settings.model_copy(update={"trusted_proxies": 1}))
+    assert _failed_sign_in_ip(proxied) == "203.0.113.7"
