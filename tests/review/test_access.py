@@ -63,6 +63,11 @@ def test_every_route_is_404_and_audited_for_another_agency(
         assert db.session.scalars(select(Note.body)).all() == ["seen the caretaker"]
         assert all(a.acknowledged_at is None for a in db.session.scalars(select(Assignment)))
     assert not audit_entries(rapp, "report.view")
+    # Nor does it appear in their queue or in its refresh, with any filter.
+    for path in ("/queue", "/queue/rows", "/queue?status=all", "/queue/rows?status=all&urgency=critical"):
+        listing = eve.get(path)
+        assert listing.status_code == 200
+        assert f'data-report-id="{report_id}"' not in listing.get_data(as_text=True), path
 
 
 def test_made_up_ids_are_404_and_audited(rapp: Flask, report_id: int, login: Login) -> None:
