@@ -164,10 +164,20 @@ def agency_names() -> dict[str, str]:
     return {a.id: a.name for a in runtime.get().settings.agencies}
 
 
-def timeline(report: Report, notes: list[Note]) -> list[TimelineItem]:
-    """Events and notes in time order; a note is shown itself rather than as its event."""
+def timeline(report: Report, notes: list[Note], visible_links: set[str]) -> list[TimelineItem]:
+    """Events and notes in time order; a note is shown itself rather than as its event.
+
+    A link to a report the viewer cannot see is shown without its reference or who made it:
+    both belong to another agency's case.
+    """
     items = [
-        TimelineItem(at=e.at, label=event_label(e.kind, e.detail), kind=e.kind)
+        TimelineItem(
+            at=e.at,
+            label="Linked to a related report of another agency"
+            if e.kind == "linked" and e.detail.get("reference") not in visible_links
+            else event_label(e.kind, e.detail),
+            kind=e.kind,
+        )
         for e in report.events
         if e.kind not in ("note_added", "call_note_added")
     ]
@@ -241,6 +251,7 @@ def report(report_id: int) -> str:
             )
         )
     call = db.session.scalar(select(Call).where(Call.report_id == full.id).limit(1))
+    links = linked_reports(user, full)
     hotline = runtime.get().settings.hotline(full.hotline_id)
     audit.record("report.view", user=user, target_type="report", target_id=full.id)
     db.session.commit()
@@ -258,8 +269,8 @@ def report(report_id: int) -> str:
         agency_names=agency_names(),
         can_acknowledge=any(a.acknowledged_at is None for a in assignments),
         colleagues=colleagues(user, [a.agency_id for a in assignments]),
-        timeline=timeline(full, notes),
-        links=linked_reports(user, full),
+        timeline=timeline(full, notes, {r.reference for r in links}),
+        links=links,
         statuses=STATUSES,
         dispositions=DISPOSITIONS,
         is_admin=user.role == "admin",

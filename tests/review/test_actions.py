@@ -145,6 +145,11 @@ def test_links_only_to_reports_the_user_can_see(rapp: Flask, report_id: int, log
     assert f">{own_ref}</a>" in html and f"Linked to {own_ref}" in html
     assert "linked" in _kinds(rapp, report_id)
     assert len(audit_entries(rapp, "report.linked")) == 1
+    # The precinct sees this report but not Ann's other one: the link is there, not whose it is.
+    pete = login("pete@precinct2.example.org", "investigator", ("precinct_2_central",))
+    theirs_page = pete.get(f"/reports/{report_id}").get_data(as_text=True)
+    assert "Linked to a related report of another agency" in theirs_page
+    assert my_ref not in theirs_page and ann.account.email not in theirs_page
 
 
 def test_legal_hold_is_for_admins_only(rapp: Flask, report_id: int, login: Login) -> None:
