@@ -115,15 +115,36 @@ def _int(value: str | None) -> int | None:
 def upsert_recording(session: Session, report_id: int, question: str, params: dict[str, str]) -> Recording:
     """Create or update a recording row from a <Record> action or a status callback."""
     sid = params["RecordingSid"]
-    recording = session.scalar(select(Recording).where(Recording.recording_sid == sid))
-    if recording is None:
-        recording = Recording(recording_sid=sid, report_id=report_id, question=question)
-        session.add(recording)
+    recording = find_recording(session, sid) or _insert_recording(session, sid, report_id, question)
     duration = _int(params.get("RecordingDuration"))
     if duration is not None and duration >= 0:
         recording.duration = duration
     if params.get("RecordingUrl"):
         recording.media_url = params["RecordingUrl"][:500]
+    return recording
+
+
+def find_recording(session: Session, recording_sid: str) -> Recording | None:
+    return session.scalar(select(Recording).where(Recording.recording_sid == recording_sid))
+
+
+def _insert_recording(session: Session, sid: str, report_id: int, question: str) -> Recording:
+    """Insert a recording row, or take the one a concurrent request inserted first.
+
+    The <Record> action and the recordingStatusCallback for one RecordingSid often arrive
+    together; both may find no row and insert. The savepoint confines the loser's unique
+    violation to this insert, so the rest of its transaction (the call's state, a
+    `completed` status) survives and it carries on with the winner's row.
+    """
+    recording = Recording(recording_sid=sid, report_id=report_id, question=question)
+    try:
+        with session.begin_nested():
+            session.add(recording)
+    except IntegrityError:
+        existing = find_recording(session, sid)
+        if existing is None:
+            raise  # a different constraint failed: not the race this handles
+        return existing
     return recording
 
 
