@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -41,6 +42,8 @@ CSV_FIELDS = (
 class AuditFilters:
     user: str = ""
     action: str = ""
+    # What was acted on: "report 42", "R-2026-00042", "recording RE...", or an id alone.
+    target: str = ""
     date_from: date | None = None
     date_to: date | None = None
     # Show entries older than this sequence number (the next page of a newest-first list).
@@ -50,6 +53,7 @@ class AuditFilters:
         values = {
             "user": self.user,
             "action": self.action,
+            "target": self.target,
             "date_from": self.date_from.isoformat() if self.date_from else "",
             "date_to": self.date_to.isoformat() if self.date_to else "",
             "before": str(before) if before else "",
@@ -72,10 +76,23 @@ def parse(args: Any) -> AuditFilters:
     return AuditFilters(
         user=(args.get("user") or "").strip().lower()[:254],
         action=(args.get("action") or "").strip()[:64],
+        target=" ".join((args.get("target") or "").split())[:140],
         date_from=_date(args.get("date_from")),
         date_to=_date(args.get("date_to")),
         before=before,
     )
+
+
+_REFERENCE = re.compile(r"^R-\d{4}-0*(\d+)$", re.IGNORECASE)
+
+
+def _target(value: str) -> tuple[str | None, str]:
+    """Split "report 42" into its type and id; a report reference names the report's id."""
+    found = _REFERENCE.match(value)
+    if found:
+        return "report", found.group(1)
+    kind, _, ident = value.partition(" ")
+    return (kind.lower(), ident) if ident else (None, kind)
 
 
 def _escape_like(value: str) -> str:
@@ -96,6 +113,11 @@ def filtered(filters: AuditFilters) -> Select[AuditEntry]:
             query = query.where(AuditEntry.action.like(f"{_escape_like(filters.action)}%", escape="\\"))
         else:
             query = query.where(AuditEntry.action == filters.action)
+    if filters.target:
+        target_type, target_id = _target(filters.target)
+        query = query.where(AuditEntry.target_id == target_id)
+        if target_type:
+            query = query.where(AuditEntry.target_type == target_type)
     if filters.date_from:
         query = query.where(AuditEntry.at >= datetime.combine(filters.date_from, datetime.min.time()))
     if filters.date_to:

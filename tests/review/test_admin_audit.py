@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import re
+from datetime import UTC, datetime
 
 from flask import Flask
 
@@ -36,6 +37,12 @@ def test_search_by_user_action_and_date(rapp: Flask, login: Login) -> None:
     assert all(user.startswith("root@") for user, _ in rows("user=root"))
     assert rows("date_to=2000-01-01") == []
     assert rows("date_from=2000-01-01&action=report.view") == [("ann@riverbend.example.org", "report.view")]
+    # Who touched this report: by id with its type, by reference, by id alone.
+    reference = f"R-{datetime.now(UTC).year}-{report:05d}"
+    for target in (f"report {report}", f"report+{report}", reference):
+        assert rows(f"target={target}") == [("ann@riverbend.example.org", "report.view")], target
+    assert rows("target=999999") == [("ann@riverbend.example.org", "report.denied")]
+    assert rows(f"target=note {report}") == []
 
 
 def test_export_csv_and_jsonl_is_audited(rapp: Flask, login: Login) -> None:
