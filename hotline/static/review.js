@@ -14,9 +14,46 @@
   var busy = false;
 
   function typingInside(body) {
-    // Do not replace a form the user is typing into (the console's call notes).
+    // Do not replace a form the user is typing into, or has typed into and left (the
+    // console's call notes): the refresh would throw their words away.
     var active = document.activeElement;
-    return active && body.contains(active) && (active.tagName === "TEXTAREA" || active.tagName === "INPUT");
+    if (active && body.contains(active) && (active.tagName === "TEXTAREA" || active.tagName === "INPUT")) {
+      return true;
+    }
+    var fields = body.querySelectorAll("textarea, input[type=text]");
+    for (var i = 0; i < fields.length; i++) {
+      if (fields[i].value.trim() !== "") {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  function focusedRow(body) {
+    // The row (by its report or call id) and the link in it that has keyboard focus.
+    var active = document.activeElement;
+    if (!active || !body.contains(active) || active.tagName !== "A") {
+      return null;
+    }
+    var row = active.closest("tr[data-report-id], tr[data-call-id]");
+    if (!row) {
+      return null;
+    }
+    var key = row.hasAttribute("data-report-id") ? "data-report-id" : "data-call-id";
+    return { selector: "tr[" + key + '="' + row.getAttribute(key) + '"] a', href: active.getAttribute("href") };
+  }
+
+  function restoreFocus(body, focus) {
+    if (!focus) {
+      return;
+    }
+    var links = body.querySelectorAll(focus.selector);
+    for (var i = 0; i < links.length; i++) {
+      if (links[i].getAttribute("href") === focus.href) {
+        links[i].focus({ preventScroll: true });
+        return;
+      }
+    }
   }
 
   function refresh() {
@@ -36,7 +73,10 @@
       })
       .then(function (html) {
         if (html !== null && !typingInside(body)) {
+          // Keyboard users keep their place: the same row's link gets focus back.
+          var focus = focusedRow(body);
           body.innerHTML = html;
+          restoreFocus(body, focus);
         }
       })
       .catch(function () {
