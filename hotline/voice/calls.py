@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -146,6 +146,29 @@ def _insert_recording(session: Session, sid: str, report_id: int, question: str)
             raise  # a different constraint failed: not the race this handles
         return existing
     return recording
+
+
+def mark_recording(session: Session, recording: Recording, status: str, error_code: str | None) -> bool:
+    """Move a recording to a callback's status; return False if that changes nothing.
+
+    A conditional UPDATE, not read-then-write: of two duplicate callbacks running at once
+    only one changes the row, so only that one writes the event and enqueues the fetch.
+    A completed recording stays completed: a late absent or failed cannot undo it.
+    """
+    values: dict[str, Any] = {"status": status}
+    if status == "completed":
+        values["fetch_state"] = "pending"
+    else:
+        values["error_code"] = error_code
+    result = cast(
+        "CursorResult[Any]",
+        session.execute(
+            update(Recording)
+            .where(Recording.id == recording.id, Recording.status.not_in((status, "completed")))
+            .values(**values)
+        ),
+    )
+    return result.rowcount == 1
 
 
 def end_call(session: Session, call: Call, status: str, duration: str | None) -> bool:

@@ -174,12 +174,12 @@ def recording_status(hotline_id: str, step_id: str) -> Response:
     step = line.flow.steps.get(step_id)
     question = (step.key or step.id) if step is not None and step.type == "record" else "message"
     recording = calls.upsert_recording(session, call.report_id, question, g.params)
-    if recording.status == "completed":
+    session.flush()  # the row must exist for the conditional update below
+    error_code = (g.params.get("ErrorCode") or "")[:16] or None
+    if not calls.mark_recording(session, recording, status, error_code):
         session.commit()
         return no_content()  # already handled: a repeated callback changes nothing
-    recording.status = status
     if status == "completed":
-        recording.fetch_state = "pending"
         calls.add_event(
             session,
             call.report_id,
@@ -191,7 +191,6 @@ def recording_status(hotline_id: str, step_id: str) -> Response:
             },
         )
     else:
-        recording.error_code = (g.params.get("ErrorCode") or "")[:16] or None
         calls.add_event(session, call.report_id, f"recording_{status}", {"recording_sid": recording_sid})
     urgency = call.report.urgency
     session.commit()

@@ -142,3 +142,22 @@ def test_record_action_losing_the_insert_race_still_answers_the_flow(
         doc = call.post(action, action_extra(call, rec_sid))
     assert "Where" in doc.text() and "technical problem" not in doc.text()
     assert_fetched_once(app, redis_server, rec_sid)
+
+
+def test_two_concurrent_completed_callbacks_act_once(
+    app: Flask, twilio: TwilioClient, redis_server: RedisServer
+) -> None:
+    call, action, callback = at_first_question(twilio)
+    rec_sid = sid("RE")
+    call.post(action, action_extra(call, rec_sid))  # the row exists, still in progress
+    other = TwilioClient(app.test_client())
+
+    def twin() -> int:
+        status = other.post(callback, callback_params(call, rec_sid)).status_code
+        assert status == 204
+        return status
+
+    # The first callback has read the row (not yet completed) when its twin completes it.
+    with after_lookup_of(rec_sid, twin):
+        assert twilio.post(callback, callback_params(call, rec_sid)).status_code == 204
+    assert_fetched_once(app, redis_server, rec_sid)

@@ -166,6 +166,42 @@ def test_absent_and_failed_recordings_are_noted(app: Flask, twilio: TwilioClient
     assert states == ["absent", "failed"]
 
 
+@pytest.mark.parametrize("status", ["completed", "absent", "failed"])
+def test_each_recording_callback_twice_gives_one_event_and_one_job(
+    app: Flask, twilio: TwilioClient, redis_server: RedisServer, status: str
+) -> None:
+    call = VoiceCall(twilio, SAFE_SCHOOLS)
+    call.start()
+    call.press("1")
+    doc = call.press("6")  # "other": normal urgency, so a fetch goes to the recordings queue
+    callback = doc.first("Record").attrib["recordingStatusCallback"]
+    rec_sid = sid("RE")
+    for _ in range(2):
+        assert call.recording_status(callback, rec_sid, "https://api.twilio.com/x", 4, status=status) == 204
+    with app.app_context():
+        kinds = list(db.session.scalars(select(Event.kind)))
+        assert db.session.scalars(select(Recording.status)).one() == status
+    assert kinds.count(f"recording_{status}") == 1
+    queue = Queue("recordings", connection=redis.Redis.from_url(redis_server.url))
+    assert queue.job_ids == ([f"fetch-{rec_sid}"] if status == "completed" else [])
+
+
+def test_a_late_failure_does_not_undo_a_completed_recording(app: Flask, twilio: TwilioClient) -> None:
+    call = VoiceCall(twilio, SAFE_SCHOOLS)
+    call.start()
+    call.press("1")
+    doc = call.press("6")
+    callback = doc.first("Record").attrib["recordingStatusCallback"]
+    rec_sid = sid("RE")
+    assert call.recording_status(callback, rec_sid, "https://api.twilio.com/x", 4) == 204
+    assert call.recording_status(callback, rec_sid, "", 0, status="failed") == 204
+    with app.app_context():
+        rec = db.session.scalars(select(Recording)).one()
+        assert (rec.status, rec.fetch_state) == ("completed", "pending")
+        kinds = list(db.session.scalars(select(Event.kind)))
+    assert "recording_failed" not in kinds
+
+
 def test_caller_identity_is_never_stored_or_logged(
     app: Flask, twilio: TwilioClient, caplog: pytest.LogCaptureFixture
 ) -> None:
