@@ -156,7 +156,8 @@ class Engine:
             return self._record(state, step, params, digits)
         if digits == "hangup":
             return Outcome(VoiceResponse())
-        wants_dispatcher = digits is not None and digits == self.flow.dispatcher_key and state.phase != "confirm"
+        # 0 works in every menu and digit entry, the read-back confirmation included.
+        wants_dispatcher = digits is not None and digits == self.flow.dispatcher_key
         if wants_dispatcher and step.type != "hangup":
             effects = [Effect("dispatcher_requested", {"step": step.id})]
             return Outcome(self._transfer(state, step.id, []), effects)
@@ -284,6 +285,10 @@ class Engine:
             return Outcome(render_goodbye(self.flow, state.language, [line]), [effect])
         effect = Effect("transfer_failed", {"status": status or "unknown"})
         line = spoken(self.flow, self.flow.prompts["transfer_unavailable"], state.language)
+        if state.phase == "confirm" and state.return_step == state.step:
+            # 0 during a read-back: the digits typed are kept, so read them back again.
+            state.mode, state.return_step, state.retries = "", None, 0
+            return Outcome(self._render(state, self.flow.step(state.step), [line]), [effect])
         return Outcome(self.enter(state, state.return_step or self.flow.start, [line]), [effect])
 
     def whisper(self, hotline_name: str) -> VoiceResponse:

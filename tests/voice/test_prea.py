@@ -134,9 +134,22 @@ def test_zero_in_digit_entry_and_confirmation(app: Flask, twilio: TwilioClient) 
     assert dial.attrib["callerId"] == PREA
     doc = call.dial_result("no-answer")
     assert "nobody from the PREA unit" in doc.text() and "inmate master number" in doc.text()
+    # 0 while the number is read back for confirmation rings the PREA unit too.
+    doc = call.press("1234", "#")
+    assert "You entered 1, 2, 3, 4." in doc.text()
+    doc = call.press("0")
+    dial = doc.first("Dial")
+    assert [n.text for n in dial.findall("Number")] == ["+13146155060"]
+    assert dial.attrib["callerId"] == PREA
+    doc = call.dial_result("no-answer")
+    # Back where the caller left off: the same digits read back, still to be confirmed.
+    assert "nobody from the PREA unit" in doc.text() and "You entered 1, 2, 3, 4." in doc.text()
+    doc = call.press("1")
+    assert "Where did it happen" in doc.text()
+    assert report_of(app).keypad["inmate_number"] == "1234"
     with app.app_context():
         kinds = list(db.session.scalars(select(Event.kind)))
-    assert "transfer_failed" in kinds
+    assert kinds.count("transfer_failed") == 2 and kinds.count("dispatcher_requested") == 2
 
 
 def test_default_caller_type_after_silence(app: Flask, twilio: TwilioClient) -> None:
