@@ -166,40 +166,48 @@ def recording_status(hotline_id: str, step_id: str) -> Response:
         return no_content()
     session = db.session
     call = calls.find_call(session, _call_sid())
+    ended_here = False
     if call is None:
-        # The call's own state is gone (it hit the fallback): the message is still a report.
-        call = calls.create_call(session, g.params["CallSid"], hotline_id, line.flow.start)
-        call.mode = "ended"
-        calls.add_event(session, call.report_id, "salvaged_call")
+        call, ended_here = _salvaged_call(line)
     step = line.flow.steps.get(step_id)
     question = (step.key or step.id) if step is not None and step.type == "record" else "message"
     recording = calls.upsert_recording(session, call.report_id, question, g.params)
     session.flush()  # the row must exist for the conditional update below
     error_code = (g.params.get("ErrorCode") or "")[:16] or None
-    if not calls.mark_recording(session, recording, status, error_code):
-        session.commit()
-        return no_content()  # already handled: a repeated callback changes nothing
-    if status == "completed":
-        calls.add_event(
-            session,
-            call.report_id,
-            "recording_completed",
-            {
-                "question": question,
-                "recording_sid": recording_sid,
-                "duration": recording.duration,
-            },
-        )
-    else:
-        calls.add_event(session, call.report_id, f"recording_{status}", {"recording_sid": recording_sid})
-    urgency = call.report.urgency
+    # False: already handled, a repeated callback changes nothing.
+    changed = calls.mark_recording(session, recording, status, error_code)
+    if changed:
+        detail = {"question": question, "recording_sid": recording_sid, "duration": recording.duration}
+        if status != "completed":
+            detail = {"recording_sid": recording_sid}
+        calls.add_event(session, call.report_id, f"recording_{status}", detail)
+    urgency, report_id = call.report.urgency, call.report_id
     session.commit()
-    if status == "completed":
-        # Commit first, then enqueue: the job must find the row it is given. If Redis is
-        # down the row stays pending and the reconciler enqueues it later.
+    # Commit first, then enqueue: a job must find the rows it is given. If Redis is down,
+    # the rows stay pending and the reconciler enqueues them later.
+    if ended_here:
+        queues.enqueue_now("default", FINALIZE_JOB, f"finalize-{report_id}-call", report_id)
+    if changed and status == "completed":
         queue = "critical" if urgency == "critical" else "recordings"  # critical jumps the queue
         queues.enqueue_now(queue, FETCH_JOB, f"fetch-{recording_sid}", recording_sid)
     return no_content()
+
+
+def _salvaged_call(line: Line) -> tuple[Call, bool]:
+    """Make a report of a message left through the error path, the call's own state gone.
+
+    The salvage TwiML hangs up after the message, and the call's final status may already
+    have come and been dropped (there was no call row then): end the call here, or its
+    report would wait for the stale-call sweep before it is routed. Returns the call and
+    whether this request ended it (and so must enqueue the report's finalize job).
+    """
+    session = db.session
+    call = calls.create_call(session, g.params["CallSid"], line.config.id, line.flow.start)
+    if call.ended_at is not None:
+        return call, False  # a twin callback made and ended it first
+    call.mode = "ended"
+    calls.add_event(session, call.report_id, "salvaged_call")
+    return call, calls.end_call(session, call, "completed", None)
 
 
 @bp.post("/status")

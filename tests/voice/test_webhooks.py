@@ -268,6 +268,33 @@ def test_a_message_left_through_the_fallback_becomes_a_report(app: Flask, twilio
         assert report.hotline_id == "safe_schools" and rec.question == "message"
 
 
+def test_a_salvaged_message_ends_its_call_when_the_final_status_came_first(
+    app: Flask, twilio: TwilioClient, redis_server: RedisServer
+) -> None:
+    call = VoiceCall(twilio, SAFE_SCHOOLS)
+    doc = call.post("/voice/fallback", {"ErrorCode": "11200"})
+    assert doc.verbs[-1] == "Hangup"  # the salvage TwiML ends the call after the message
+    callback = doc.first("Record").attrib["recordingStatusCallback"]
+    assert call.hang_up() == 204  # no call row yet: this status is dropped
+    rec_sid = sid("RE")
+    for _ in range(2):
+        assert call.recording_status(callback, rec_sid, "https://api.twilio.com/x", 30) == 204
+    with app.app_context():
+        row = db.session.scalars(select(Call)).one()
+        report = db.session.scalars(select(Report)).one()
+        assert row.ended_at is not None and row.status == "completed"
+        assert report.call_ended_at == row.ended_at and report.status == "new"
+        report_id = report.id
+    assert call.hang_up() == 204  # a late repeat of the final status changes nothing
+    with app.app_context():
+        kinds = list(db.session.scalars(select(Event.kind)))
+    assert kinds.count("call_ended") == 1 and kinds.count("salvaged_call") == 1
+    assert kinds.count("recording_completed") == 1
+    connection = redis.Redis.from_url(redis_server.url)
+    assert Queue("default", connection=connection).job_ids == [f"finalize-{report_id}-call"]
+    assert Queue("recordings", connection=connection).job_ids == [f"fetch-{rec_sid}"]
+
+
 def test_redis_down_keeps_the_recording_pending(tmp_path: Path, database_url: str) -> None:
     settings = make_settings(tmp_path, database_url, f"redis://127.0.0.1:{free_port()}/0")
     application = create_app(settings)
