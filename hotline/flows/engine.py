@@ -291,6 +291,6 @@ class Engine:
             return Outcome(self._render(state, self.flow.step(state.step), [line]), [effect])
         return Outcome(self.enter(state, state.return_step or self.flow.start, [line]), [effect])
 
-    def whisper(self, hotline_name: str) -> VoiceResponse:
-        """Render the dispatcher's private announcement."""
-        return render_whisper(self.flow, self.ctx.urls, hotline_name)
+    def whisper(self, hotline_name: str, turn: int | None = None) -> VoiceResponse:
+        """Render the dispatcher's private announcement for the transfer of `turn`."""
+        return render_whisper(self.flow, self.ctx.urls, hotline_name, turn)

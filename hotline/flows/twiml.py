@@ -34,11 +34,13 @@ class Urls:
     def recording(self, step_id: str) -> str:
         return f"{self.base}/voice/recording/{self.hotline_id}/{step_id}"
 
-    def whisper(self) -> str:
-        return f"{self.base}/voice/whisper/{self.hotline_id}"
+    def whisper(self, turn: int | None = None) -> str:
+        # The turn names the transfer the dispatcher is accepting. Only Twilio requests
+        # these URLs, signed, so the caller cannot forge one.
+        return f"{self.base}/voice/whisper/{self.hotline_id}" + (f"/{turn}" if turn is not None else "")
 
-    def whisper_answer(self) -> str:
-        return f"{self.base}/voice/whisper/{self.hotline_id}/answer"
+    def whisper_answer(self, turn: int | None = None) -> str:
+        return self.whisper(turn) + "/answer"
 
 
 @dataclass(frozen=True)
@@ -213,18 +215,18 @@ def render_transfer(
         answer_on_bridge=True,
     )
     for number in transfer.numbers:
-        dial.number(number, url=urls.whisper(), method="POST")
+        dial.number(number, url=urls.whisper(turn), method="POST")
     response.append(dial)
     return response
 
 
-def render_whisper(flow: Flow, urls: Urls, hotline_name: str) -> VoiceResponse:
+def render_whisper(flow: Flow, urls: Urls, hotline_name: str, turn: int | None = None) -> VoiceResponse:
     """Tell the dispatcher which hotline is calling, never who; ask them to press 1."""
     response = VoiceResponse()
     line = spoken(flow, flow.prompts["whisper"], None, hotline=hotline_name)
     gather = response.gather(
         input="dtmf",
-        action=urls.whisper_answer(),
+        action=urls.whisper_answer(turn),
         method="POST",
         num_digits=1,
         timeout=8,

@@ -9,7 +9,7 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hotline.flows.engine import CallState, Effect
+from hotline.flows.engine import TRANSFER, CallState, Effect
 from hotline.models import Call, Event, Recording, Report, utcnow
 
 URGENCY_RANK = {"normal": 0, "high": 1, "critical": 2}
@@ -169,6 +169,33 @@ def mark_recording(session: Session, recording: Recording, status: str, error_co
         ),
     )
     return result.rowcount == 1
+
+
+def note_transfer_answered(session: Session, call: Call, turn: int) -> bool:
+    """Record once that a dispatcher accepted the transfer of `turn`, while it is live.
+
+    The conditional no-op UPDATE both checks that this transfer is still ringing and takes
+    the call row's write lock (SQLite and PostgreSQL alike), so of two twin requests the
+    second waits, then sees the first one's event and adds none.
+    """
+    live = cast(
+        "CursorResult[Any]",
+        session.execute(
+            update(Call)
+            .where(Call.id == call.id, Call.mode == TRANSFER, Call.turn == turn)
+            .values(mode=Call.mode)
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    if live.rowcount != 1:
+        return False  # a late request: that transfer is over
+    noted = session.scalars(
+        select(Event.detail).where(Event.report_id == call.report_id, Event.kind == "transfer_answered")
+    )
+    if any(detail.get("turn") == turn for detail in noted):
+        return False
+    add_event(session, call.report_id, "transfer_answered", {"turn": turn})
+    return True
 
 
 def end_call(session: Session, call: Call, status: str, duration: str | None) -> bool:

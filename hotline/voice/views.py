@@ -224,22 +224,53 @@ def call_status() -> Response:
     return no_content()
 
 
-@bp.post("/whisper/<hotline_id>")
-def whisper(hotline_id: str) -> Response:
+@bp.post("/whisper/<hotline_id>", defaults={"turn": None})
+@bp.post("/whisper/<hotline_id>/<int:turn>")
+def whisper(hotline_id: str, turn: int | None) -> Response:
     """Private announcement for the dispatcher who answers: the hotline's name, never the caller."""
     line = runtime.get().lines.by_id(hotline_id)
     if line is None:
         abort(404, "unknown hotline")
-    return twiml(line.engine.whisper(line.name))
+    return twiml(line.engine.whisper(line.name, turn))
 
 
-@bp.post("/whisper/<hotline_id>/answer")
-def whisper_answer(hotline_id: str) -> Response:
+@bp.post("/whisper/<hotline_id>/answer", defaults={"turn": None})
+@bp.post("/whisper/<hotline_id>/<int:turn>/answer")
+def whisper_answer(hotline_id: str, turn: int | None) -> Response:
     """Bridge the call when the dispatcher pressed 1; otherwise hang up their leg."""
     response = VoiceResponse()
     if g.params.get("Digits") != "1":
         response.hangup()
+    elif turn is not None:  # URLs without a turn come from TwiML rendered before it existed
+        _note_answered(hotline_id, turn)
     return twiml(response)
+
+
+def _note_answered(hotline_id: str, turn: int) -> None:
+    """Mark the caller's call "transfer answered" for the dispatchers' console.
+
+    This request is on the dispatcher's leg; Twilio names the caller's call in
+    ParentCallSid. Nothing of the dispatcher's leg (their number is `To`) is stored. A
+    failure here must not stop the bridge, so it is logged and the dispatcher still
+    connects.
+    """
+    parent = g.params.get("ParentCallSid", "")
+    if not _SID.match(parent):
+        log.warning("whisper answer without a ParentCallSid on %s; transfer not marked", request.path)
+        return
+    session = db.session
+    try:
+        call = calls.find_call(session, parent)
+        if call is not None and call.hotline_id == hotline_id and calls.note_transfer_answered(session, call, turn):
+            session.commit()
+        else:
+            session.rollback()
+    except Exception:  # whatever failed, the dispatcher must still be bridged
+        log.exception("could not mark the transfer of call %s answered", parent)
+        try:
+            session.rollback()
+        except Exception:  # noqa: BLE001 - the database may be the thing that failed
+            log.warning("rollback failed after a whisper answer")
 
 
 @bp.post("/salvage/<hotline_id>")
