@@ -30,7 +30,10 @@ RECENT = timedelta(hours=24)
 LIVE_AT_MOST = timedelta(hours=4)
 MAX_ROWS = 100
 MAX_NOTE_CHARS = 10_000
-_TRANSFER_EVENTS = ("transfer_completed", "transfer_failed", "dispatcher_requested")
+_TRANSFER_EVENTS = ("transfer_answered", "transfer_completed", "transfer_failed", "dispatcher_requested")
+# transfer_answered is written while a transfer is live (the dispatcher pressed 1); every
+# transfer then ends in transfer_completed or transfer_failed.
+_OUTCOMES = ("transfer_answered", "transfer_completed", "transfer_failed")
 
 
 @dataclass(frozen=True)
@@ -53,18 +56,19 @@ def hotlines_for(user: User) -> list[str]:
 
 def _state(call: Call, kinds: list[str]) -> str:
     """Say where the call is, from its mode and its transfer events (newest last)."""
-    transfers = [k for k in kinds if k in ("transfer_completed", "transfer_failed")]
+    transfers = [k for k in kinds if k in _OUTCOMES]
     last = transfers[-1] if transfers else None
     if call.ended_at is None:
         if call.mode == "transfer":
-            return "Transfer ringing"
+            return "Transfer answered" if last == "transfer_answered" else "Transfer ringing"
         if last == "transfer_completed":
             return "Transfer answered"
         if last == "transfer_failed":
             return "In progress (transfer not answered)"
         return "In progress"
     if call.mode == "transfer":
-        return "Abandoned during transfer"
+        # The caller hung up while bridged to the dispatcher, before the Dial action came.
+        return "Ended (transfer answered)" if last == "transfer_answered" else "Abandoned during transfer"
     if last == "transfer_completed":
         return "Ended (transfer answered)"
     if last == "transfer_failed":
@@ -111,7 +115,7 @@ def console_rows(user: User) -> list[CallRow]:
                 hotline=names.get(call.hotline_id, call.hotline_id),
                 state=_state(call, report_kinds),
                 live=call.ended_at is None,
-                taken="transfer_completed" in report_kinds,
+                taken="transfer_completed" in report_kinds or "transfer_answered" in report_kinds,
                 # The report itself only for dispatchers of an agency it was routed to.
                 report_ref=call.report.reference if can_see(user, call.report_id) else None,
             )
@@ -143,7 +147,9 @@ def call_note(call_id: int) -> Response:
     if call is None or call.hotline_id not in hotlines_for(user):
         deny(user, "call", call_id, "missing" if call is None else "not_assigned")
     taken = db.session.scalar(
-        select(Event.id).where(Event.report_id == call.report_id, Event.kind == "transfer_completed").limit(1)
+        select(Event.id)
+        .where(Event.report_id == call.report_id, Event.kind.in_(("transfer_answered", "transfer_completed")))
+        .limit(1)
     )
     if taken is None:
         flash("Notes can only be added to calls a dispatcher answered.", "error")

@@ -13,6 +13,7 @@ from hotline.review.models import Note
 from tests.conftest import AUTH_TOKEN, PREA, SAFE_SCHOOLS, TwilioClient
 from tests.review.conftest import Browser, Login, audit_entries
 from tests.voice.driver import CALLER, VoiceCall
+from tests.voice.test_transfer_answered import press, whisper
 
 
 def _call(app: Flask, number: str = SAFE_SCHOOLS) -> VoiceCall:
@@ -49,6 +50,18 @@ def test_console_shows_call_states_and_never_the_caller(rapp: Flask, login: Logi
     abandoned = _call(rapp)
     abandoned.press("0")
     abandoned.hang_up()
+    # A dispatcher pressed 1 in the whisper: bridged, talking now.
+    twilio = TwilioClient(rapp.test_client(), AUTH_TOKEN)
+    talking_to_dispatcher = _call(rapp)
+    talking_to_dispatcher.press("0")
+    leg, answer_url = whisper(twilio, talking_to_dispatcher)
+    press(twilio, talking_to_dispatcher, leg, answer_url, "1")
+    # Bridged, and the caller hung up before Twilio's Dial action came.
+    hung_up_bridged = _call(rapp)
+    hung_up_bridged.press("0")
+    leg, answer_url = whisper(twilio, hung_up_bridged)
+    press(twilio, hung_up_bridged, leg, answer_url, "1")
+    hung_up_bridged.hang_up()
     dispatcher = login("dan@dispatch.example.org", "dispatcher", ("dispatch",))
     page = dispatcher.get("/dispatch")
     assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
@@ -60,12 +73,15 @@ def test_console_shows_call_states_and_never_the_caller(rapp: Flask, login: Logi
         _call_id(rapp, answered): "Ended (transfer answered)",
         _call_id(rapp, missed): "Ended (transfer not answered)",
         _call_id(rapp, abandoned): "Abandoned during transfer",
+        _call_id(rapp, talking_to_dispatcher): "Transfer answered",
+        _call_id(rapp, hung_up_bridged): "Ended (transfer answered)",
     }
     for identity in (CALLER, CALLER[2:], "JANE", "CLAYTON", "63105"):
         assert identity not in html
     # Live calls come first.
     order = list(states)
-    assert set(order[:2]) == {_call_id(rapp, talking), _call_id(rapp, ringing)}
+    live = {_call_id(rapp, talking), _call_id(rapp, ringing), _call_id(rapp, talking_to_dispatcher)}
+    assert set(order[:3]) == live
     # The refresh fragment has the same rows.
     assert _states(dispatcher.get("/dispatch/rows").get_data(as_text=True)) == states
 
