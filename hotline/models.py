@@ -102,6 +102,11 @@ class Recording(Base):
     # none -> done | failed | unsupported; the text itself is encrypted in the blob store.
     transcript_state: Mapped[str] = mapped_column(String(16), default="none")
     transcript_key: Mapped[str | None] = mapped_column(String(200))
+    # Kept apart from `attempts` (downloads), which `reports dead` shows to admins.
+    transcript_attempts: Mapped[int] = mapped_column(default=0)
+    # When this transcript was taken into the report's classification: a transcript done
+    # after routing (a late recording) has none yet, and re-classifies the report.
+    classified_at: Mapped[datetime | None]
     shredded_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

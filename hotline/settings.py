@@ -119,6 +119,11 @@ class PipelineSettings(_Strict):
     # A job still "started" after this long is presumed abandoned by a dead worker and may
     # be run again (every job is idempotent). Also the jobs' time limit.
     job_timeout_seconds: int = Field(default=600, ge=1, le=86400)
+    transcribe_attempts: int = Field(default=3, ge=1, le=20)
+    # Twilio may send a recording's callback after the call's final status: a report waits
+    # this long after the call ended for recordings still in progress, then routes on what
+    # it has (a recording arriving later re-classifies it).
+    recording_grace_seconds: int = Field(default=600, ge=0, le=86400)
 
 
 class Escalation(_Strict):

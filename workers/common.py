@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import ParamSpec, TypeVar
 
 from flask import current_app
+from redis.exceptions import LockError, RedisError
 
 from hotline.extensions import db, queues, runtime
 from hotline.models import Event
@@ -55,3 +57,28 @@ def queue_for(urgency: str) -> str:
 def enqueue(queue: str, func: str, job_id: str, *args: object) -> bool:
     """Enqueue after the caller committed; if Redis is down the reconciler catches up."""
     return queues.try_enqueue_once(queue, func, job_id, *args)
+
+
+class Busy(RuntimeError):
+    """Another run of the same job holds its lock; raised so RQ (or the sweep) retries later."""
+
+
+@contextmanager
+def exclusive(name: str) -> Iterator[None]:
+    """Hold a Redis lock on `name` for the length of a job, or raise Busy.
+
+    A job presumed abandoned is queued again (see Queues.enqueue_once) while its first run
+    may still be alive; two runs writing the same encrypted object could leave a payload
+    sealed under the other run's data key. The lock expires after the job timeout, the
+    longest RQ lets a run live, so a killed worker never blocks its job for longer.
+    """
+    lock = queues.redis.lock(f"lock:{name}", timeout=queues.job_timeout, blocking=False)
+    if not lock.acquire():
+        raise Busy(f"{name} is being run by another worker")
+    try:
+        yield
+    finally:
+        try:
+            lock.release()
+        except (LockError, RedisError) as exc:  # expired, or Redis went away: the work is done
+            log.warning("lock %s not released cleanly: %s", name, exc)

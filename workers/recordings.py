@@ -8,7 +8,7 @@ from hotline.extensions import db
 from hotline.models import Recording, Report, utcnow
 from hotline.speech.audio import InvalidAudio, check_wav
 from hotline.twilio_api import ForbiddenUrl, TwilioError
-from workers.common import enqueue, event, job, log, queue_for, services, settings
+from workers.common import enqueue, event, exclusive, job, log, queue_for, services, settings
 
 FETCH = "workers.recordings.fetch_recording"
 TRANSCRIBE = "workers.recordings.transcribe_recording"
@@ -44,27 +44,35 @@ def _urgency(rec: Recording) -> str:
 @job
 def fetch_recording(recording_sid: str) -> str:
     """Download, encrypt, store and verify one recording; then delete it at Twilio."""
-    rec = _recording(recording_sid)
-    if rec is None:
-        log.warning("fetch %s: no such recording row", recording_sid)
-        return "missing"
-    svc = services()
-    if rec.fetch_state not in SETTLED:
-        _fetch_and_store(rec)
-    if rec.fetch_state == "stored" and not rec.deleted_from_twilio and settings().pipeline.delete_from_twilio:
-        try:
-            svc.twilio.delete_recording(rec.media_url or "")
-        except TwilioError as exc:
-            log.warning("could not delete %s at Twilio yet: %s", recording_sid, exc)
-        else:
-            rec.deleted_from_twilio = True
-            event(rec.report_id, "recording_deleted_at_twilio", recording_sid=recording_sid)
-            db.session.commit()
-    if rec.fetch_state == "stored":
-        enqueue(queue_for(_urgency(rec)), TRANSCRIBE, f"transcribe-{recording_sid}", recording_sid)
-    else:
+    # Held across the whole job and taken before the row is read: a second run sees what the
+    # first one stored, never stores it again, and never deletes the Twilio copy mid-write.
+    with exclusive(f"fetch-{recording_sid}"):
+        rec = _recording(recording_sid)
+        if rec is None:
+            log.warning("fetch %s: no such recording row", recording_sid)
+            return "missing"
+        if rec.fetch_state not in SETTLED:
+            _fetch_and_store(rec)
+        if rec.fetch_state == "stored" and not rec.deleted_from_twilio and settings().pipeline.delete_from_twilio:
+            _delete_at_twilio(rec)
+    if rec.fetch_state != "stored":
         enqueue("default", FINALIZE, f"finalize-{rec.report_id}-{recording_sid}", rec.report_id)
+    elif rec.transcript_state == "none":
+        # Not when the sweep re-runs this job only to retry the delete at Twilio.
+        enqueue(queue_for(_urgency(rec)), TRANSCRIBE, f"transcribe-{recording_sid}", recording_sid)
     return rec.fetch_state
+
+
+def _delete_at_twilio(rec: Recording) -> None:
+    """Delete Twilio's copy; on failure the sweep runs this job again until it goes."""
+    try:
+        services().twilio.delete_recording(rec.media_url or "")
+    except TwilioError as exc:
+        log.warning("could not delete %s at Twilio yet: %s", rec.recording_sid, exc)
+        return
+    rec.deleted_from_twilio = True
+    event(rec.report_id, "recording_deleted_at_twilio", recording_sid=rec.recording_sid)
+    db.session.commit()
 
 
 def _give_up(rec: Recording, state: str, error: str) -> None:
@@ -82,14 +90,18 @@ def _fetch_and_store(rec: Recording) -> None:
         return
     rec.attempts += 1
     db.session.commit()
+    key = audio_key(rec)
     try:
         audio = svc.twilio.fetch_recording(rec.media_url)
         check_wav(audio, max_seconds=settings().pipeline.max_recording_seconds)
+        digest = svc.store.put_and_verify(key, audio, audio_aad(rec))
     except ForbiddenUrl as exc:
         # A forged or misrouted callback: never fetch, never retry.
         _give_up(rec, "refused", str(exc))
         return
-    except (TwilioError, InvalidAudio) as exc:
+    except Exception as exc:
+        # Twilio, a bad WAV, the disk, a failed verification: all counted, so a fault that
+        # never clears ends dead-lettered (visible, retryable) instead of retried for ever.
         error = f"{type(exc).__name__}: {exc}"
         if rec.attempts >= settings().pipeline.fetch_attempts:
             _give_up(rec, "dead", error)
@@ -97,8 +109,6 @@ def _fetch_and_store(rec: Recording) -> None:
         rec.fetch_state, rec.last_error = "retrying", error[:300]
         db.session.commit()
         raise  # RQ retries with backoff
-    key = audio_key(rec)
-    digest = svc.store.put_and_verify(key, audio, audio_aad(rec))
     rec.blob_key, rec.sha256, rec.stored_at = key, digest, utcnow()
     rec.fetch_state, rec.last_error = "stored", None
     event(rec.report_id, "recording_stored", recording_sid=rec.recording_sid, bytes=len(audio))
@@ -108,35 +118,57 @@ def _fetch_and_store(rec: Recording) -> None:
 @job
 def transcribe_recording(recording_sid: str) -> str:
     """Transcribe a stored recording offline; the transcript is encrypted like the audio."""
-    rec = _recording(recording_sid)
-    if rec is None or rec.fetch_state != "stored" or rec.blob_key is None:
-        return "not-stored"
-    if rec.transcript_state == "none":
-        svc = services()
-        report = db.session.get(Report, rec.report_id)
-        language = (report.language if report else None) or "en"
-        audio = svc.store.get_decrypted(rec.blob_key, audio_aad(rec))
-        try:
-            transcript = svc.transcriber.transcribe(audio, language=language)
-        except InvalidAudio as exc:
-            rec.transcript_state = "failed"
-            event(rec.report_id, "transcription_failed", recording_sid=recording_sid, error=str(exc)[:200])
-        else:
-            if transcript.unsupported_language:
-                rec.transcript_state = "unsupported"
-                event(rec.report_id, "transcription_unsupported", recording_sid=recording_sid, language=language)
-            else:
-                key = transcript_key(rec)
-                svc.store.put_and_verify(key, transcript.text.encode(), transcript_aad(rec))
-                rec.transcript_key, rec.transcript_state = key, "done"
-                # The event says that it happened, never what was said.
-                event(
-                    rec.report_id,
-                    "transcribed",
-                    recording_sid=recording_sid,
-                    words=len(transcript.words),
-                    seconds=round(transcript.audio_seconds, 1),
-                )
-        db.session.commit()
+    with exclusive(f"transcribe-{recording_sid}"):  # the transcript is two objects, like the audio
+        rec = _recording(recording_sid)
+        if rec is None or rec.fetch_state != "stored" or rec.blob_key is None:
+            return "not-stored"
+        if rec.transcript_state == "none":
+            _transcribe(rec, rec.blob_key)
     enqueue("default", FINALIZE, f"finalize-{rec.report_id}-{recording_sid}", rec.report_id)
     return rec.transcript_state
+
+
+def _untranscribable(rec: Recording, error: str) -> None:
+    """A recording that cannot be transcribed is still a report: mark it and go on."""
+    rec.transcript_state, rec.last_error = "failed", error[:300]
+    event(rec.report_id, "transcription_failed", recording_sid=rec.recording_sid, error=error[:200])
+
+
+def _transcribe(rec: Recording, blob_key: str) -> None:
+    """Retry by raising; any error counts, so a missing or undecryptable blob ends `failed`."""
+    svc = services()
+    report = db.session.get(Report, rec.report_id)
+    language = (report.language if report else None) or "en"
+    rec.transcript_attempts += 1
+    db.session.commit()
+    try:
+        audio = svc.store.get_decrypted(blob_key, audio_aad(rec))
+        transcript = svc.transcriber.transcribe(audio, language=language)
+        key = transcript_key(rec)
+        if not transcript.unsupported_language:
+            svc.store.put_and_verify(key, transcript.text.encode(), transcript_aad(rec))
+    except InvalidAudio as exc:
+        _untranscribable(rec, f"InvalidAudio: {exc}")  # the same audio fails the same way
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        if rec.transcript_attempts >= settings().pipeline.transcribe_attempts:
+            _untranscribable(rec, error)
+        else:
+            rec.last_error = error[:300]
+            db.session.commit()
+            raise  # RQ retries with backoff; after that the sweep
+    else:
+        if transcript.unsupported_language:
+            rec.transcript_state = "unsupported"
+            event(rec.report_id, "transcription_unsupported", recording_sid=rec.recording_sid, language=language)
+        else:
+            rec.transcript_key, rec.transcript_state = key, "done"
+            # The event says that it happened, never what was said.
+            event(
+                rec.report_id,
+                "transcribed",
+                recording_sid=rec.recording_sid,
+                words=len(transcript.words),
+                seconds=round(transcript.audio_seconds, 1),
+            )
+    db.session.commit()

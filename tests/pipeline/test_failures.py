@@ -84,6 +84,11 @@ def test_a_worker_killed_mid_job_leaves_one_stored_recording(papp: Flask, fake_t
         rec = db.session.scalars(select(Recording)).one()
         assert rec.fetch_state != "stored"
     queues.stale_after = 0  # the dead worker's job counts as abandoned at once
+    # ...and its lock, which would expire after the same time (the job timeout), goes too.
+    with papp.app_context():
+        lock = f"lock:fetch-{rec.recording_sid}"
+        assert queues.redis.exists(lock)  # the killed run held it: a twin could not interleave
+        queues.redis.delete(lock)
     with papp.app_context():
         assert sweep()["enqueued"] >= 1
     run_jobs(papp)
