@@ -4,20 +4,22 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from hotline.extensions import db
-from hotline.models import Call, Recording, Report, utcnow
+from hotline.models import Assignment, Call, Event, Notification, Recording, Report, utcnow
 from hotline.pipeline.assign import due_assignments, escalate
 from hotline.voice.calls import end_call
 from workers.common import enqueue, event, job, log, queue_for, services, settings
 from workers.recordings import FETCH, FINALIZE, SETTLED, TRANSCRIBE
-from workers.reports import NOTIFY
+from workers.reports import ON_CALL, enqueue_notify, plan, unalerted_transfers
 
 SWEEP = "workers.sweeps.sweep"
 # A call with no final status callback after this long is treated as ended, so its report
 # still completes and gets routed even if Twilio's last callback never arrived.
 STALE_CALL = timedelta(hours=3)
+# Unanswered transfers this recent still get their on-call alert if it was lost.
+ON_CALL_WINDOW = timedelta(hours=24)
 
 
 def reconcile() -> int:
@@ -26,15 +28,19 @@ def reconcile() -> int:
     for rec in db.session.scalars(
         select(Recording).where(Recording.status == "completed", Recording.fetch_state.not_in(SETTLED))
     ):
-        report = db.session.get(Report, rec.report_id)
-        urgency = report.urgency if report else "normal"
-        count += enqueue(queue_for(urgency), FETCH, f"fetch-{rec.recording_sid}", rec.recording_sid)
+        count += enqueue(queue_for(_urgency(rec.report_id)), FETCH, f"fetch-{rec.recording_sid}", rec.recording_sid)
+    if settings().pipeline.delete_from_twilio:
+        # A delete that failed at Twilio: the fetch job, run again, only retries the delete.
+        for rec in db.session.scalars(
+            select(Recording).where(Recording.fetch_state == "stored", Recording.deleted_from_twilio.is_(False))
+        ):
+            count += enqueue(queue_for(_urgency(rec.report_id)), FETCH, f"fetch-{rec.recording_sid}", rec.recording_sid)
     for rec in db.session.scalars(
         select(Recording).where(Recording.fetch_state == "stored", Recording.transcript_state == "none")
     ):
-        report = db.session.get(Report, rec.report_id)
-        urgency = report.urgency if report else "normal"
-        count += enqueue(queue_for(urgency), TRANSCRIBE, f"transcribe-{rec.recording_sid}", rec.recording_sid)
+        count += enqueue(
+            queue_for(_urgency(rec.report_id)), TRANSCRIBE, f"transcribe-{rec.recording_sid}", rec.recording_sid
+        )
     cutoff = utcnow() - STALE_CALL
     for call in db.session.scalars(select(Call).where(Call.ended_at.is_(None), Call.started_at < cutoff)):
         end_call(db.session, call, "lost", None)
@@ -43,27 +49,79 @@ def reconcile() -> int:
         select(Report.id).where(Report.call_ended_at.is_not(None), Report.routed_at.is_(None))
     ):
         count += enqueue("default", FINALIZE, f"finalize-{report_id}-sweep", report_id)
+    # Routed before a late transcript landed (see finalize_report): re-classify.
+    for report_id in db.session.scalars(
+        select(Recording.report_id)
+        .join(Report, Report.id == Recording.report_id)
+        .where(
+            Report.routed_at.is_not(None),
+            Recording.transcript_state == "done",
+            Recording.classified_at.is_(None),
+            Recording.shredded_at.is_(None),
+        )
+        .distinct()
+    ):
+        count += enqueue("default", FINALIZE, f"finalize-{report_id}-sweep", report_id)
+    return count + resend_notices() + alert_on_call_again()
+
+
+def _urgency(report_id: int) -> str:
+    report = db.session.get(Report, report_id)
+    return report.urgency if report else "normal"
+
+
+def resend_notices() -> int:
+    """Queue the notices still unsent at each assignment's current level.
+
+    Covers a notify job whose RQ retries ran out and one that was never queued because
+    Redis was down after the commit that planned its notices (routing or escalation).
+    """
+    count = 0
+    rows = db.session.scalars(
+        select(Assignment)
+        .join(
+            Notification,
+            and_(Notification.assignment_id == Assignment.id, Notification.level == Assignment.level),
+        )
+        .where(
+            Notification.status != "sent",
+            # An acknowledged escalation is not sent (notify_assignment skips it).
+            or_(Assignment.level == 0, Assignment.acknowledged_at.is_(None)),
+        )
+        .distinct()
+    )
+    for assignment in rows:
+        count += enqueue_notify(assignment, _urgency(assignment.report_id))
+    return count
+
+
+def alert_on_call_again() -> int:
+    """Queue the on-call alert for a recent unanswered transfer that has none yet.
+
+    The webhook queues it at once; this catches the alert lost when Redis was down then.
+    Only recent transfers are looked at, so the query stays small; see ON_CALL_WINDOW.
+    """
+    since = utcnow() - ON_CALL_WINDOW
+    report_ids = set(
+        db.session.scalars(select(Event.report_id).where(Event.kind == "transfer_failed", Event.at >= since))
+    )
+    count = 0
+    for report_id in sorted(report_ids):
+        if unalerted_transfers(db.session, report_id):
+            count += enqueue("critical", ON_CALL, f"oncall-sweep-{report_id}", report_id)
     return count
 
 
 def escalate_overdue() -> int:
     now = utcnow()
     overdue = due_assignments(db.session, now)
-    jobs = []
     for assignment in overdue:
-        level = escalate(db.session, settings(), assignment, now)
-        jobs.append((assignment, level))
+        escalate(db.session, settings(), assignment, now)
+        plan(assignment)  # in the same commit: resend_notices finds them if the enqueue fails
     db.session.commit()
-    for assignment, level in jobs:
-        report = db.session.get(Report, assignment.report_id)
-        enqueue(
-            queue_for(report.urgency if report else "normal"),
-            NOTIFY,
-            f"notify-{assignment.id}-{level}",
-            assignment.id,
-            level,
-        )
-    return len(jobs)
+    for assignment in overdue:
+        enqueue_notify(assignment, _urgency(assignment.report_id))
+    return len(overdue)
 
 
 def apply_retention() -> int:

@@ -11,12 +11,13 @@ from sqlalchemy import select
 
 from hotline.auth import audit
 from hotline.crypto.envelope import DecryptionError
-from hotline.extensions import db, queues, runtime
+from hotline.extensions import db, runtime
 from hotline.models import Recording, Report
 from hotline.pipeline.assign import acknowledge
 from hotline.pipeline.services import services_for
 from hotline.reports.export import iter_reports
 from hotline.storage.base import BlobNotFound
+from workers.common import enqueue, queue_for
 from workers.recordings import transcript_aad
 
 log = logging.getLogger(__name__)
@@ -124,6 +125,12 @@ def retry_command(recording_sid: str) -> None:
     if rec.fetch_state != "dead":
         raise click.BadParameter(f"{recording_sid} is {rec.fetch_state}, not dead")
     rec.fetch_state, rec.attempts = "pending", 0
+    report = db.session.get(Report, rec.report_id)
+    urgency = report.urgency if report else "normal"
     db.session.commit()
-    queues.enqueue_once("recordings", FETCH_JOB, f"fetch-{recording_sid}", recording_sid)
-    click.echo(f"{recording_sid} queued again")
+    # Once stored it is transcribed, and a report already routed without it is re-classified
+    # and routed to any agency its transcript adds (workers.reports.finalize_report).
+    if enqueue(queue_for(urgency), FETCH_JOB, f"fetch-{recording_sid}", recording_sid):
+        click.echo(f"{recording_sid} queued again")
+    else:
+        click.echo(f"{recording_sid} marked pending (already queued, or Redis is down: the sweep queues it)")
