@@ -22,12 +22,16 @@ def deadline(settings: Settings, urgency: str) -> timedelta:
 
 
 def acknowledgement_due(settings: Settings, assignment: Assignment, urgency: str) -> datetime:
-    """When the agency had to acknowledge: routing time plus the urgency's deadline.
+    """When the agency had to acknowledge.
 
-    `due_at` is the next escalation step and moves on at each one; this does not, so a
-    report stays overdue however often it has been escalated.
+    Before the first escalation that is `due_at` (which a rise in urgency may have brought
+    forward). After it, `due_at` is the next escalation step and moves on at each one, so
+    the deadline was routing time plus the urgency's window: a report stays overdue however
+    often it has been escalated.
     """
-    return assignment.created_at + deadline(settings, urgency)
+    if assignment.level == 0:
+        return assignment.due_at
+    return min(assignment.due_at, assignment.created_at + deadline(settings, urgency))
 
 
 def assign(session: Session, settings: Settings, report: Report) -> list[Assignment]:

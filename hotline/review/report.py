@@ -135,7 +135,9 @@ def event_label(kind: str, detail: dict[str, Any]) -> str:
         "transcription_failed": "Transcription failed",
         "transcription_unsupported": "No transcription for this language",
         "classified": "Classified",
-        "routed": "Routed to " + ", ".join(_agency_name(a) for a in d.get("agencies", [])),
+        "reclassified": f"Classified again after a late recording: {d.get('urgency', '')}",
+        "routed": ("Also routed to " if d.get("late") else "Routed to ")
+        + ", ".join(_agency_name(a) for a in d.get("agencies", [])),
         "notified": f"{_agency_name(str(d.get('agency', '')))} notified"
         + (f" by {', '.join(d.get('channels', []))}" if d.get("channels") else ""),
         "escalated": f"Escalated: {_agency_name(str(d.get('agency', '')))}, level {d.get('level', '')}",

@@ -69,6 +69,10 @@ def test_a_report_is_stored_encrypted_transcribed_routed_and_notified(
     kinds = _events(papp)
     for kind in ("recording_stored", "recording_deleted_at_twilio", "transcribed", "classified", "routed", "notified"):
         assert kind in kinds
+    # The timeline is not encrypted: it says what was found, never the caller's words.
+    with papp.app_context():
+        details = [str(d) for d in db.session.scalars(select(Event.detail))]
+    assert not any("gun" in d.lower() for d in details)
     assert call.call_sid
 
 
