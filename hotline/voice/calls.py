@@ -115,12 +115,21 @@ def _int(value: str | None) -> int | None:
 def upsert_recording(session: Session, report_id: int, question: str, params: dict[str, str]) -> Recording:
     """Create or update a recording row from a <Record> action or a status callback."""
     sid = params["RecordingSid"]
-    recording = find_recording(session, sid) or _insert_recording(session, sid, report_id, question)
     duration = _int(params.get("RecordingDuration"))
+    facts: dict[str, Any] = {}
     if duration is not None and duration >= 0:
-        recording.duration = duration
+        facts["duration"] = duration
     if params.get("RecordingUrl"):
-        recording.media_url = params["RecordingUrl"][:500]
+        facts["media_url"] = params["RecordingUrl"][:500]
+    recording = find_recording(session, sid)
+    if recording is None:
+        # Inserted with what this request knows: no UPDATE right after the INSERT.
+        recording = _insert_recording(
+            session, Recording(recording_sid=sid, report_id=report_id, question=question, **facts)
+        )
+    for name, value in facts.items():
+        if getattr(recording, name) != value:
+            setattr(recording, name, value)
     return recording
 
 
@@ -128,7 +137,7 @@ def find_recording(session: Session, recording_sid: str) -> Recording | None:
     return session.scalar(select(Recording).where(Recording.recording_sid == recording_sid))
 
 
-def _insert_recording(session: Session, sid: str, report_id: int, question: str) -> Recording:
+def _insert_recording(session: Session, recording: Recording) -> Recording:
     """Insert a recording row, or take the one a concurrent request inserted first.
 
     The <Record> action and the recordingStatusCallback for one RecordingSid often arrive
@@ -136,12 +145,11 @@ def _insert_recording(session: Session, sid: str, report_id: int, question: str)
     violation to this insert, so the rest of its transaction (the call's state, a
     `completed` status) survives and it carries on with the winner's row.
     """
-    recording = Recording(recording_sid=sid, report_id=report_id, question=question)
     try:
         with session.begin_nested():
             session.add(recording)
     except IntegrityError:
-        existing = find_recording(session, sid)
+        existing = find_recording(session, recording.recording_sid)
         if existing is None:
             raise  # a different constraint failed: not the race this handles
         return existing
