@@ -314,6 +314,9 @@ def seed(engine: Engine, n: int, rng: random.Random) -> Seeded:
                         "deleted_from_twilio": True,
                         "transcript_state": "unsupported" if report["language"] == "es" else "done",
                         "transcript_key": None if report["language"] == "es" else f"transcripts/{rid}/{sid}.txt",
+                        # Taken into the report's classification when it was routed.
+                        "classified_at": routed,
+                        "transcript_attempts": 1,
                         "shredded_at": None,
                         "created_at": report["created_at"],
                         "updated_at": report["call_ended_at"],
