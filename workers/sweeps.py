@@ -102,14 +102,26 @@ def alert_on_call_again() -> int:
     Only recent transfers are looked at, so the query stays small; see ON_CALL_WINDOW.
     """
     since = utcnow() - ON_CALL_WINDOW
-    report_ids = set(
-        db.session.scalars(select(Event.report_id).where(Event.kind == "transfer_failed", Event.at >= since))
+    rows = db.session.execute(
+        select(Event.report_id, Report.hotline_id)
+        .join(Report, Report.id == Event.report_id)
+        .where(Event.kind == "transfer_failed", Event.at >= since)
+        .distinct()
     )
+    # A hotline with nobody on call has no alert to send: do not queue one every sweep.
+    report_ids = {report_id for report_id, hotline_id in rows if _on_call_number(hotline_id)}
     count = 0
     for report_id in sorted(report_ids):
         if unalerted_transfers(db.session, report_id):
             count += enqueue("critical", ON_CALL, f"oncall-sweep-{report_id}", report_id)
     return count
+
+
+def _on_call_number(hotline_id: str) -> str | None:
+    cfg = settings()
+    hotline = cfg.hotline(hotline_id)
+    group = cfg.dispatcher_groups.get(hotline.dispatcher_group or "") if hotline else None
+    return group.on_call if group else None
 
 
 def escalate_overdue() -> int:
