@@ -44,11 +44,9 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
-from contextlib import contextmanager  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from datetime import date, datetime, timedelta  # noqa: E402
 from typing import Any  # noqa: E402
-from urllib.parse import quote  # noqa: E402
 
 import pyotp  # noqa: E402
 import yaml  # noqa: E402
@@ -56,9 +54,9 @@ from flask import Flask  # noqa: E402
 from flask.testing import FlaskClient  # noqa: E402
 from sqlalchemy import Engine, Table, event, insert, select, text  # noqa: E402
 
+from bench.databases import DEFAULT_PG_URL, database  # noqa: E402
 from bench.webhooks import Processes, percentile, sigterm_as_exit, start_redis  # noqa: E402
 
-DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 TARGET_P95_MS = 150.0
 BATCH = 5_000
 
@@ -117,40 +115,6 @@ def write_config(tmp: Path) -> Path:
     path = tmp / "config.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
     return path
-
-
-@contextmanager
-def database(backend: str, tmp: Path, pg_url: str) -> Iterator[str]:
-    """A fresh, migrated database; removed afterwards, also on failure."""
-    from hotline.cli.database import upgrade
-    from hotline.db import make_engine
-
-    if backend == "sqlite":
-        path = tmp / "bench-queue.db"
-        url = f"sqlite:///{path}"
-        try:
-            upgrade(url)
-            yield url
-        finally:
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
-        return
-    # PostgreSQL: a schema of our own, first on the search path of every connection, so the
-    # database's other schemas (the test suite's `public`) are never touched.
-    schema = f"bench_queue_{os.getpid()}"
-    admin = make_engine(pg_url)
-    sep = "&" if "?" in pg_url else "?"
-    url = f"{pg_url}{sep}options={quote(f'-csearch_path={schema}')}"
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        upgrade(url)
-        yield url
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -650,7 +614,7 @@ def run_backend(
     print(f"\n[{backend}] migrating and seeding {args.reports:,} reports ...", flush=True)
     work = tmp / backend
     work.mkdir()
-    with database(backend, work, args.pg_url) as url:
+    with database(backend, work, args.pg_url, name="bench_queue") as url:
         app = make_app(config, url, redis_url, work)
         try:
             with app.app_context():

@@ -34,7 +34,7 @@ import uuid
 import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
@@ -47,6 +47,7 @@ sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != 
 import redis  # noqa: E402
 from twilio.request_validator import RequestValidator  # noqa: E402
 
+from bench.databases import DEFAULT_PG_URL, database  # noqa: E402
 from hotline.embedded_redis import server_binary  # noqa: E402
 
 SAFE_SCHOOLS = "+13148897233"
@@ -688,6 +689,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=GunicornSettings.threads, help="gthread threads per worker")
     parser.add_argument("--worker-class", default=GunicornSettings.worker_class, help="gunicorn worker class")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (database, logs)")
+    parser.add_argument("--db", default="sqlite", choices=["sqlite", "postgresql"], help="the hotline's database")
+    parser.add_argument("--pg-url", default=os.environ.get("PG_URL", DEFAULT_PG_URL), help="PostgreSQL URL")
     args = parser.parse_args()
     args.levels = [int(x) for x in args.levels.split(",") if x.strip()]
     if not args.levels or min(args.levels) < 1 or args.calls_per_level < 1:
@@ -706,12 +709,11 @@ def main() -> int:
     rows: list[tuple[int, Window, Window]] = []
     finished = False
     try:
-        with sigterm_as_exit():
+        with sigterm_as_exit(), ExitStack() as cleanup:
             redis_url = start_redis(procs, tmp)
-            database_url = f"sqlite:///{tmp / 'hotline.db'}"
-            from hotline.cli.database import upgrade  # alembic is only needed here
-
-            upgrade(database_url)
+            database_url = cleanup.enter_context(database(args.db, tmp, args.pg_url, name="bench_webhooks"))
+            # Runs before the database is dropped: no server may still hold a connection.
+            cleanup.callback(procs.stop_all)
             hot_port, bare_port = free_port(), free_port()
             env = {
                 **os.environ,
@@ -732,7 +734,7 @@ def main() -> int:
             wait_until_serving(procs, hot_port, "/voice/incoming")
             wait_until_serving(procs, bare_port, BARE_PATH)
 
-            print(f"gunicorn (both apps): {' '.join(settings.args())}", flush=True)
+            print(f"gunicorn (both apps): {' '.join(settings.args())}; hotline database: {args.db}", flush=True)
             pacing = f"think time {args.think:g} s" if args.think else "no think time"
             print(
                 f"load: {args.calls_per_level} calls measured per level after one call per loop of warm-up; "
