@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 import json
-import logging
 
 import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from hotline.auth import audit
-from hotline.crypto.envelope import DecryptionError
-from hotline.extensions import db, runtime
+from hotline.extensions import db
 from hotline.models import Recording, Report
 from hotline.pipeline.assign import acknowledge
-from hotline.pipeline.services import services_for
 from hotline.reports.export import iter_reports
-from hotline.storage.base import BlobNotFound
+from hotline.reports.transcripts import read_transcript
 from workers.common import enqueue, queue_for
-from workers.recordings import transcript_aad
-
-log = logging.getLogger(__name__)
 
 FETCH_JOB = "workers.recordings.fetch_recording"
 
@@ -39,18 +33,6 @@ def find_report(ref: str) -> Report:
 @click.group("reports")
 def reports_group() -> None:
     """Work with reports."""
-
-
-def read_transcript(rec: Recording) -> str | None:
-    """Decrypt a transcript into memory; None (logged without content) if it cannot be read."""
-    if rec.transcript_key is None or rec.shredded_at is not None:
-        return None
-    store = services_for(runtime.get().settings).store
-    try:
-        return store.get_decrypted(rec.transcript_key, transcript_aad(rec)).decode("utf-8", "replace")
-    except (BlobNotFound, DecryptionError) as exc:
-        log.error("transcript %s unreadable: %s", rec.recording_sid, type(exc).__name__)
-        return None
 
 
 @reports_group.command("export")

@@ -11,17 +11,23 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from hotline.auth import audit, login_required
+from hotline.auth.models import User
 from hotline.extensions import db
 from hotline.models import Event, Report, utcnow
 from hotline.pipeline.assign import acknowledge
 from hotline.review import bp
-from hotline.review.access import can_see, report_or_404, signed_in, user_agencies_of
+from hotline.review.access import ADMINS, can_see, report_or_404, signed_in, user_agencies_of
 from hotline.review.models import DISPOSITIONS, STATUSES, Note, ReportLink
 from hotline.review.report import colleagues
 
 MAX_NOTE_CHARS = 10_000
 # "R-2026-00042", "r-2026-42" or just "42"; the year, when given, must match.
 _REFERENCE = re.compile(r"^\s*(?:R-(\d{4})-)?0*(\d{1,12})\s*$", re.IGNORECASE)
+
+
+def _acknowledge_for(user: User, report: Report) -> list[str]:
+    """Acknowledge the report for each of the user's agencies it went to; those it changed."""
+    return [a for a in user_agencies_of(user, report.id) if acknowledge(db.session, report, user.email, a)]
 
 
 def _back(report: Report, message: str, category: str = "info") -> Response:
@@ -35,8 +41,7 @@ def acknowledge_report(report_id: int) -> Response:
     """Acknowledge for each of the user's agencies the report went to; stops their escalation."""
     user = signed_in()
     report = report_or_404(report_id)
-    agencies = user_agencies_of(user, report.id)
-    done = [agency for agency in agencies if acknowledge(db.session, report, user.email, agency)]
+    done = _acknowledge_for(user, report)
     if not done:
         return _back(report, "This report was already acknowledged.")
     audit.record("report.acknowledged", user=user, target_type="report", target_id=report.id, detail={"agencies": done})
@@ -91,7 +96,7 @@ def change_status(report_id: int) -> Response:
     if status != "new":
         # Working on a report (or closing it) acknowledges it for the user's agencies, so
         # nobody is woken for a report that someone is already handling.
-        acknowledged = [a for a in user_agencies_of(user, report.id) if acknowledge(db.session, report, user.email, a)]
+        acknowledged = _acknowledge_for(user, report)
     report.status, report.disposition = status, disposition
     report.closed_at = utcnow() if status == "closed" else None
     detail = {"by": user.email, "from": previous, "to": status, "disposition": disposition}
@@ -175,7 +180,7 @@ def legal_hold(report_id: int) -> Response:
     user = signed_in()
     # Scope first, role second: someone outside the agency learns nothing, not even a 403.
     report = report_or_404(report_id)
-    if user.role != "admin":
+    if user.role not in ADMINS:
         abort(403)
     place = request.form.get("hold") == "place"
     if place == report.legal_hold:

@@ -3,7 +3,6 @@ timeline, and the forms for the actions. Every view of it is audited."""
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,18 +14,13 @@ from werkzeug.wrappers import Response
 
 from hotline.auth import audit, login_required
 from hotline.auth.models import User
-from hotline.crypto.envelope import DecryptionError
 from hotline.extensions import db, runtime
 from hotline.models import Assignment, Call, Recording, Report, utcnow
 from hotline.pipeline.assign import acknowledgement_due
-from hotline.pipeline.services import services_for
+from hotline.reports.transcripts import read_transcript
 from hotline.review import bp
 from hotline.review.access import deny, report_or_404, signed_in, visible_clause
 from hotline.review.models import DISPOSITIONS, STATUSES, Note, ReportLink
-from hotline.storage.base import BlobNotFound
-from workers.recordings import transcript_aad
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -75,12 +69,8 @@ def _transcript(rec: Recording) -> tuple[str | None, str]:
         return None, "The recording could not be transcribed. Listen to the recording."
     if rec.transcript_state != "done" or rec.transcript_key is None:
         return None, "Not transcribed yet."
-    store = services_for(runtime.get().settings).store
-    try:
-        text = store.get_decrypted(rec.transcript_key, transcript_aad(rec)).decode("utf-8", "replace")
-    except (BlobNotFound, DecryptionError) as exc:
-        # Logged without content: only which object failed and how.
-        log.error("transcript %s unreadable: %s", rec.recording_sid, type(exc).__name__)
+    text = read_transcript(rec)
+    if text is None:
         return None, "The transcript could not be read. An administrator has been told in the log."
     return text, "" if text.strip() else "The recogniser heard no words."
 

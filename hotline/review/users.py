@@ -8,6 +8,7 @@ Anyone else gets a 404 for every page here, audited like any other refused acces
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import abort, flash, make_response, redirect, render_template, request, session, url_for
@@ -62,6 +63,11 @@ def _no_store(body: str, status: int = 200) -> Response:
     response = make_response(body, status)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _audit(action: str, admin: User, target: User, **detail: Any) -> None:
+    """Audit an account change by an administrator: who, on whose account, what changed."""
+    audit.record(action, user=admin, target_type="user", target_id=target.id, detail={"email": target.email, **detail})
 
 
 def _keep_own_session(admin: User, target: User) -> None:
@@ -191,9 +197,7 @@ def update_user(user_id: int) -> Response | tuple[str, int]:
         return _user_page(target, form, _sentence(exc), 400)
     if not changes:
         return _back(target, "Nothing changed.")
-    audit.record(
-        "user.updated", user=admin, target_type="user", target_id=target.id, detail={"email": target.email, **changes}
-    )
+    _audit("user.updated", admin, target, **changes)
     _keep_own_session(admin, target)
     db.session.commit()
     return _back(target, f"Saved {target.email}; their sessions have ended and they sign in again.")
@@ -210,7 +214,7 @@ def disable_user(user_id: int) -> Response:
     if target.disabled:
         return _back(target, "This account is already disabled.")
     accounts.disable(target)
-    audit.record("user.disabled", user=admin, target_type="user", target_id=target.id, detail={"email": target.email})
+    _audit("user.disabled", admin, target)
     db.session.commit()
     return _back(target, f"Disabled {target.email}; their sessions have ended.")
 
@@ -224,7 +228,7 @@ def enable_user(user_id: int) -> Response:
     if not target.disabled:
         return _back(target, "This account is not disabled.")
     accounts.enable(target)
-    audit.record("user.enabled", user=admin, target_type="user", target_id=target.id, detail={"email": target.email})
+    _audit("user.enabled", admin, target)
     db.session.commit()
     return _back(target, f"Enabled {target.email}; they can sign in again.")
 
@@ -236,9 +240,7 @@ def reset_password(user_id: int) -> Response:
     admin = signed_in()
     target = _target(user_id)
     password = accounts.reset_password(target)
-    audit.record(
-        "user.password_reset", user=admin, target_type="user", target_id=target.id, detail={"email": target.email}
-    )
+    _audit("user.password_reset", admin, target)
     _keep_own_session(admin, target)
     db.session.commit()
     return _no_store(render_template("review/user_password.html", target=target, password=password))
@@ -253,7 +255,7 @@ def reset_totp(user_id: int) -> Response:
     # The new secret is not shown here: the enrolment page shows it to the user after their
     # password, so it need not pass through the administrator at all.
     accounts.reset_totp(target, runtime.get().settings)
-    audit.record("user.totp_reset", user=admin, target_type="user", target_id=target.id, detail={"email": target.email})
+    _audit("user.totp_reset", admin, target)
     _keep_own_session(admin, target)
     db.session.commit()
     return _back(target, f"Reset the authenticator of {target.email}; they set up a new one at their next sign-in.")
@@ -268,9 +270,7 @@ def unlock_user(user_id: int) -> Response:
     cleared = accounts.unlock(target)
     if not cleared:
         return _back(target, "This account is not locked and has no failed attempts.")
-    audit.record(
-        "user.unlocked", user=admin, target_type="user", target_id=target.id, detail={"email": target.email, **cleared}
-    )
+    _audit("user.unlocked", admin, target, **cleared)
     db.session.commit()
     return _back(target, f"Unlocked {target.email}.")
 
