@@ -124,6 +124,14 @@ class PipelineSettings(_Strict):
     # this long after the call ended for recordings still in progress, then routes on what
     # it has (a recording arriving later re-classifies it).
     recording_grace_seconds: int = Field(default=600, ge=0, le=86400)
+    # The backstop for lost callbacks: a recording whose <Record> action gave its URL is
+    # fetched anyway when its completed callback has not come after this long, and Twilio
+    # recordings younger than this are left to their own callbacks by the reconciler.
+    recording_callback_grace_seconds: int = Field(default=120, ge=1, le=86400)
+    # How often the sweep lists the account's recordings at Twilio to adopt any the database
+    # does not know (0: never; `flask reports recover` still can), and how far back it looks.
+    twilio_reconcile_seconds: int = Field(default=300, ge=0, le=86400)
+    twilio_lookback_days: int = Field(default=7, ge=1, le=400)
 
 
 class Escalation(_Strict):

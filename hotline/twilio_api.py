@@ -10,13 +10,18 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 
 log = logging.getLogger(__name__)
 
+_SID = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
 _RECORDING_PATH = re.compile(r"^/2010-04-01/Accounts/(AC[0-9a-zA-Z]+)/Recordings/(RE[0-9a-fA-F]{32})$")
 
 
@@ -33,6 +38,28 @@ class ForbiddenUrl(TwilioError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, retryable=False)
+
+
+@dataclass(frozen=True)
+class TwilioRecording:
+    """What the reconciler needs of one entry in Twilio's Recordings list."""
+
+    sid: str
+    call_sid: str
+    status: str
+    source: str
+    duration: int | None
+    media_url: str  # without extension, like a callback's RecordingUrl
+    created: datetime | None  # naive UTC, like the database's timestamps
+
+
+@dataclass(frozen=True)
+class TwilioCall:
+    """The one fact we read about a call: the number dialled. `from` is never read."""
+
+    sid: str
+    to: str
+    status: str
 
 
 @dataclass(frozen=True)
@@ -96,6 +123,70 @@ class TwilioApi:
         if response.status_code in (204, 404):
             return True
         raise TwilioError(f"recording delete: HTTP {response.status_code}", retryable=False)
+
+    def list_recordings(self, since: date, page_size: int = 100) -> Iterator[TwilioRecording]:
+        """Yield every recording of the account created on or after `since` (UTC), page by page.
+
+        Follows `next_page_uri`, which Twilio gives relative to its API host; a next page on
+        another host is refused like a forged recording URL.
+        """
+        url: str | None = f"{self.base_url}/2010-04-01/Accounts/{self.account_sid}/Recordings.json"
+        params: dict[str, str] | None = {"DateCreated>": since.isoformat(), "PageSize": str(page_size)}
+        while url is not None:
+            response = self._request("GET", url, params=params)
+            if response.status_code != 200:
+                raise TwilioError(f"recordings list: HTTP {response.status_code}", retryable=False)
+            page = response.json()
+            for item in page.get("recordings") or []:
+                recording = self._recording_entry(item)
+                if recording is not None:
+                    yield recording
+            next_uri = page.get("next_page_uri")
+            url, params = (self._api_url(next_uri), None) if next_uri else (None, None)
+
+    def _api_url(self, uri: str) -> str:
+        if not uri.startswith("/2010-04-01/Accounts/"):
+            raise ForbiddenUrl(f"next page {uri!r} is not on the Twilio API host")
+        return f"{self.base_url}{uri}"
+
+    def _recording_entry(self, item: dict[str, Any]) -> TwilioRecording | None:
+        """One list entry, or None when it is not a recording of this account we could fetch."""
+        sid, call_sid = str(item.get("sid") or ""), str(item.get("call_sid") or "")
+        if item.get("account_sid") != self.account_sid or not _SID.match(sid) or not _SID.match(call_sid):
+            return None
+        try:
+            duration: int | None = int(item.get("duration") or "")
+        except ValueError:
+            duration = None
+        try:
+            created: datetime | None = parsedate_to_datetime(str(item.get("date_created") or ""))
+        except (TypeError, ValueError):
+            created = None
+        if created is not None and created.tzinfo is not None:
+            created = created.astimezone(UTC).replace(tzinfo=None)
+        return TwilioRecording(
+            created=created,
+            sid=sid,
+            call_sid=call_sid,
+            status=str(item.get("status") or ""),
+            source=str(item.get("source") or ""),
+            duration=duration,
+            media_url=f"{self.base_url}/2010-04-01/Accounts/{self.account_sid}/Recordings/{sid}",
+        )
+
+    def fetch_call(self, call_sid: str) -> TwilioCall | None:
+        """The dialled number and status of a call; None if Twilio does not know it."""
+        if not _SID.match(call_sid) or not call_sid.startswith("CA"):
+            raise ValueError("not a CallSid")
+        url = f"{self.base_url}/2010-04-01/Accounts/{self.account_sid}/Calls/{call_sid}.json"
+        response = self._request("GET", url)
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise TwilioError(f"call lookup: HTTP {response.status_code}", retryable=False)
+        body = response.json()
+        # Only `to` and `status` leave this function: the caller's number stays in the response.
+        return TwilioCall(sid=call_sid, to=str(body.get("to") or ""), status=str(body.get("status") or ""))
 
     def send_sms(self, to: str, from_: str, body: str) -> str:
         """Send an SMS through the Messages API; return the message SID."""

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import requests
+from redis.exceptions import RedisError
 from sqlalchemy import and_, or_, select
 
-from hotline.extensions import db
+from hotline.extensions import db, queues, runtime
 from hotline.models import Assignment, Call, Event, Notification, Recording, Report, utcnow
 from hotline.pipeline.assign import due_assignments, escalate
+from hotline.pipeline.recovery import Recovered, adopt_from_twilio, complete_overdue, window_start
+from hotline.twilio_api import TwilioError
 from hotline.voice.calls import end_call
-from workers.common import enqueue, event, job, log, queue_for, services, settings
+from workers.common import Busy, enqueue, event, exclusive, job, log, queue_for, services, settings
 from workers.recordings import FETCH, FINALIZE, SETTLED, TRANSCRIBE
 from workers.reports import ON_CALL, enqueue_notify, plan, unalerted_transfers
 
@@ -22,9 +26,50 @@ STALE_CALL = timedelta(hours=3)
 ON_CALL_WINDOW = timedelta(hours=24)
 
 
+def recover_recordings(force: bool = False, days: int | None = None) -> Recovered:
+    """Repair lost recording callbacks, then (every `twilio_reconcile_seconds`, or when
+    forced) adopt every recording Twilio holds that the database does not know."""
+    cfg = settings().pipeline
+    now = utcnow()
+    grace = timedelta(seconds=cfg.recording_callback_grace_seconds)
+    found = complete_overdue(db.session, now, grace)
+    if force or (cfg.twilio_reconcile_seconds and _due("twilio-reconcile", cfg.twilio_reconcile_seconds)):
+        try:
+            with exclusive("twilio-reconcile"):
+                since = window_start(now, days or cfg.twilio_lookback_days)
+                more = adopt_from_twilio(db.session, runtime.get().lines, services().twilio, since, now, grace)
+        except (TwilioError, requests.RequestException, Busy) as exc:
+            # Twilio down (or another worker at it): the next pass lists again.
+            log.warning("could not list recordings at Twilio: %s", exc)
+            if force:
+                raise
+        else:
+            found.adopted, found.foreign = more.adopted, more.foreign
+            found.completed += more.completed
+            found.fetch += more.fetch
+            found.finalize += more.finalize
+    if found.changed:
+        log.warning(
+            "recovered recordings: %d adopted from Twilio, %d with a lost callback", found.adopted, found.completed
+        )
+    for recording_sid, urgency in found.fetch:
+        enqueue(queue_for(urgency), FETCH, f"fetch-{recording_sid}", recording_sid)
+    for report_id in found.finalize:
+        enqueue("default", FINALIZE, f"finalize-{report_id}-call", report_id)
+    return found
+
+
+def _due(name: str, every: int) -> bool:
+    """True once per `every` seconds across all workers (a Redis key that expires)."""
+    try:
+        return bool(queues.redis.set(f"due:{name}", "1", nx=True, ex=every))
+    except (RedisError, OSError):
+        return False
+
+
 def reconcile() -> int:
     """Enqueue every piece of work the database says is pending; live jobs are not doubled."""
-    count = 0
+    count = recover_recordings().changed
     for rec in db.session.scalars(
         select(Recording).where(Recording.status == "completed", Recording.fetch_state.not_in(SETTLED))
     ):

@@ -116,3 +116,17 @@ def retry_command(recording_sid: str) -> None:
         click.echo(f"{recording_sid} queued again")
     else:
         click.echo(f"{recording_sid} marked pending (already queued, or Redis is down: the sweep queues it)")
+
+
+@reports_group.command("recover")
+@click.option("--days", type=click.IntRange(1, 400), default=None, help="How far back to list (default: the setting).")
+@with_appcontext
+def recover_command(days: int | None) -> None:
+    """Adopt now every recording Twilio holds that no report has (the sweep does it regularly)."""
+    from workers.sweeps import recover_recordings
+
+    found = recover_recordings(force=True, days=days)
+    click.echo(
+        f"{found.adopted} recording(s) adopted from Twilio, {found.completed} with a lost callback completed, "
+        f"{found.foreign} of other numbers left alone"
+    )

@@ -18,6 +18,12 @@ class Spoken:
     voice: Voice
 
 
+# Twilio's webhook connection overrides, in the URL fragment: retry a recording status
+# callback up to 5 times (Twilio's maximum) when we answer 5xx or do not answer at all, so a
+# short database outage does not drop it. The reconciler catches what still gets lost.
+CALLBACK_OVERRIDES = "#rc=5&rp=5xx,ct,rt"
+
+
 @dataclass(frozen=True)
 class Urls:
     """Absolute URLs the TwiML points Twilio at."""
@@ -32,7 +38,7 @@ class Urls:
         return f"{self.base}/voice/dial/{turn}"
 
     def recording(self, step_id: str) -> str:
-        return f"{self.base}/voice/recording/{self.hotline_id}/{step_id}"
+        return f"{self.base}/voice/recording/{self.hotline_id}/{step_id}{CALLBACK_OVERRIDES}"
 
     def whisper(self, turn: int | None = None) -> str:
         # The turn names the transfer the dispatcher is accepting. Only Twilio requests

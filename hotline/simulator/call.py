@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Literal
-from urllib.parse import urlencode, urljoin
+from urllib.parse import parse_qs, urldefrag, urlencode, urljoin
 
 import requests
 from twilio.request_validator import RequestValidator
@@ -146,6 +146,8 @@ class SimulatedCall:
         self.duplicate_callbacks = duplicate_callbacks
         self.late_recording_callbacks = late_recording_callbacks
         self.caller_name = caller_name
+        # Twilio retries a failed callback within seconds; tests may shorten the wait.
+        self.callback_retry_delay = 1.0
         self.call_sid = new_sid("CA")
         self.result = CallResult(self.call_sid)
         self._steps = 0
@@ -214,6 +216,8 @@ class SimulatedCall:
 
     def _send(self, leg: Leg, method: str, url: str, params: dict[str, str], token: str | None = None) -> Exchange:
         """Send one signed request the way Twilio does; never raises for HTTP trouble."""
+        # Connection overrides (#rc=..&rp=..) are Twilio's, never sent to the app.
+        url = urldefrag(url).url
         if method == "GET":
             # For GET Twilio puts the parameters in the query string and signs that URL alone.
             full = url + ("&" if "?" in url else "?") + urlencode(params)
@@ -242,12 +246,22 @@ class SimulatedCall:
         return exchange
 
     def _callback(self, url: str, method: str, params: dict[str, str]) -> None:
-        """Post a status callback (twice when simulating Twilio's retries); its body is ignored."""
+        """Post a status callback (twice when simulating Twilio's retries); its body is ignored.
+
+        Honours the connection overrides a URL may carry in its fragment the way Twilio does:
+        `rc` retries (at most 5) for the failures `rp` names (5xx, 4xx, ct/rt: no answer).
+        """
         token = str(uuid.uuid4())
+        retries, policy = _overrides(url)
         for _ in range(2 if self.duplicate_callbacks else 1):
-            exchange = self._send("callback", method, url, params, token)
-            if exchange.status is None or not 200 <= exchange.status < 300:
+            for attempt in range(retries + 1):
+                exchange = self._send("callback", method, url, params, token)
+                if exchange.status is not None and 200 <= exchange.status < 300:
+                    break
                 self.result.errors.append(f"callback {method} {url} -> {exchange.status}: {exchange.body[:200]}")
+                if attempt == retries or not _retried(exchange.status, policy):
+                    break
+                time.sleep(self.callback_retry_delay)
 
     def _fetch_twiml(self, state: _LegState, url: str, method: str, extra: dict[str, str]) -> list[Verb]:
         """Request a TwiML document; an HTTP failure or bad TwiML ends the call as Twilio would."""
@@ -293,6 +307,8 @@ class SimulatedCall:
     def run(self) -> CallResult:
         """Place the call, play it to the end, send the final status callback; return the result."""
         self._start = time.time()
+        # Twilio's Call resource knows the call (the reconciler looks its `To` up there).
+        self.fake_twilio.add_call(self.call_sid, self.to, self.from_)
         state = _LegState("caller", self.base_params())
         url = f"{self.app_url}{self.incoming_path}"
         try:
@@ -306,6 +322,7 @@ class SimulatedCall:
         rejected = self.result.ended_by == "reject"
         self.result.duration = 0 if rejected else max(1, round(self._clock))
         status = ("busy" if self._reject_reason == "busy" else "no-answer") if rejected else "completed"
+        self.fake_twilio.set_call_status(self.call_sid, status)
         params = {
             **self.base_params(),
             "CallStatus": status,
@@ -432,7 +449,7 @@ class SimulatedCall:
             # A key the Record does not listen to: the recording ends on its silence timeout.
             finish = ""
         recording_sid = new_sid("RE")
-        self.fake_twilio.add_recording(self.account_sid, recording_sid, media)
+        self.fake_twilio.add_recording(self.account_sid, recording_sid, media, call_sid=self.call_sid)
         self.result.recordings.append(recording_sid)
         recording_url = f"{self.fake_twilio.base_url}/2010-04-01/Accounts/{self.account_sid}/Recordings/{recording_sid}"
         seconds = str(max(1, round(length)))
@@ -534,6 +551,24 @@ class SimulatedCall:
             return None
         extra = {"DialCallStatus": status, "DialCallSid": child_sid, "DialCallDuration": str(talked)}
         return _Next(self._resolve(state, verb.action), verb.method, extra)
+
+
+def _overrides(url: str) -> tuple[int, set[str]]:
+    """Twilio's retry count and policy from a URL fragment; by default, one retry on 'ct'."""
+    fragment = {k: v[0] for k, v in parse_qs(urldefrag(url).fragment).items()}
+    try:
+        retries = min(5, max(0, int(fragment.get("rc", "1"))))
+    except ValueError:
+        retries = 1
+    return retries, set(fragment.get("rp", "ct").split(","))
+
+
+def _retried(status: int | None, policy: set[str]) -> bool:
+    if "all" in policy:
+        return True
+    if status is None:
+        return bool(policy & {"ct", "rt"})
+    return (status >= 500 and "5xx" in policy) or (400 <= status < 500 and "4xx" in policy)
 
 
 def gather_result(verb: Gather, keys: str) -> dict[str, str] | None:

@@ -1,4 +1,4 @@
-"""A local HTTP server playing Twilio's REST API: recording media, recording deletion, SMS.
+"""A local HTTP server playing Twilio's REST API: recordings (media, list, deletion), calls, SMS.
 
 It answers the way api.twilio.com does (paths, basic auth, status codes, JSON error bodies),
 so the app's Twilio adapter runs unchanged against it. Tests inject failures with
@@ -16,16 +16,19 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from email.utils import formatdate
+from datetime import UTC, date, datetime, timedelta
+from email.utils import format_datetime, formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from hotline.simulator import audio
 
 _PREFIX = "/2010-04-01/Accounts/"
 _RECORDING = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Recordings/(?P<sid>[^/.]+)(?P<ext>\.wav|\.json)?$")
+_RECORDINGS = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Recordings\.json$")
+_CALL = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Calls/(?P<sid>CA[0-9a-fA-F]{32})\.json$")
 _MESSAGES = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Messages\.json$")
 
 
@@ -34,13 +37,29 @@ class _Fault:
     substring: str
     remaining: int
     status: int
+    method: str | None = None
 
 
 @dataclass
 class _Recording:
     account_sid: str
     wav: bytes
-    created: str = field(default_factory=lambda: formatdate(usegmt=True))
+    call_sid: str | None = None
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def created(self) -> str:
+        return format_datetime(self.created_at, usegmt=True)
+
+
+@dataclass
+class _Call:
+    """A call as Twilio's Call resource describes it (numbers included, as Twilio does)."""
+
+    to: str
+    from_: str
+    status: str = "in-progress"
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 def _error(status: int, code: int, message: str) -> dict[str, Any]:
@@ -62,6 +81,7 @@ class FakeTwilio:
         self.deleted: set[str] = set()
         self.fetched: list[str] = []
         self._recordings: dict[str, _Recording] = {}
+        self._calls: dict[str, _Call] = {}
         self._faults: list[_Fault] = []
         self._delays: list[list[Any]] = []
         self._lock = threading.Lock()
@@ -110,21 +130,48 @@ class FakeTwilio:
         """Stop serving at the end of the block."""
         self.stop()
 
-    def add_recording(self, account_sid: str, recording_sid: str, wav_bytes: bytes) -> None:
-        """Store a recording's media, served at .../Recordings/{recording_sid}(.wav)."""
+    def add_recording(
+        self,
+        account_sid: str,
+        recording_sid: str,
+        wav_bytes: bytes,
+        call_sid: str | None = None,
+        created_at: datetime | None = None,
+    ) -> None:
+        """Store a recording's media, served at .../Recordings/{recording_sid}(.wav) and listed."""
         with self._lock:
-            self._recordings[recording_sid] = _Recording(account_sid, wav_bytes)
+            recording = _Recording(account_sid, wav_bytes, call_sid)
+            if created_at is not None:
+                recording.created_at = created_at
+            self._recordings[recording_sid] = recording
             self.deleted.discard(recording_sid)
+
+    def add_call(self, call_sid: str, to: str, from_: str, status: str = "in-progress") -> None:
+        """Know a call, served at .../Calls/{call_sid}.json."""
+        with self._lock:
+            self._calls[call_sid] = _Call(to, from_, status)
+
+    def set_call_status(self, call_sid: str, status: str) -> None:
+        with self._lock:
+            if call_sid in self._calls:
+                self._calls[call_sid].status = status
+
+    def backdate(self, seconds: float) -> None:
+        """Make every stored recording look `seconds` older (the reconciler waits for a grace)."""
+        with self._lock:
+            for recording in self._recordings.values():
+                recording.created_at -= timedelta(seconds=seconds)
 
     def has_recording(self, recording_sid: str) -> bool:
         """Whether a recording is stored and not deleted."""
         with self._lock:
             return recording_sid in self._recordings
 
-    def fail_next(self, path_substring: str, times: int = 1, status: int = 500) -> None:
-        """Make the next `times` requests whose path contains `path_substring` answer `status`."""
+    def fail_next(self, path_substring: str, times: int = 1, status: int = 500, method: str | None = None) -> None:
+        """Make the next `times` requests whose path contains `path_substring` (and whose
+        method is `method`, when given) answer `status`."""
         with self._lock:
-            self._faults.append(_Fault(path_substring, times, status))
+            self._faults.append(_Fault(path_substring, times, status, method))
 
     def delay_next(self, path_substring: str, seconds: float, times: int = 1) -> None:
         """Make the next `times` matching requests wait `seconds` before answering (a slow Twilio)."""
@@ -137,11 +184,11 @@ class FakeTwilio:
             self._faults.clear()
             self._delays.clear()
 
-    def _injected_fault(self, path: str) -> int | None:
+    def _injected_fault(self, method: str, path: str) -> int | None:
         """Consume a matching injected failure and return its status."""
         with self._lock:
             for fault in self._faults:
-                if fault.remaining > 0 and fault.substring in path:
+                if fault.remaining > 0 and fault.substring in path and fault.method in (None, method):
                     fault.remaining -= 1
                     return fault.status
             return None
@@ -174,7 +221,7 @@ class FakeTwilio:
                     break
         if delay:
             time.sleep(delay)
-        fault = self._injected_fault(path)
+        fault = self._injected_fault(method, path)
         if fault is not None:
             return _json(fault, _error(fault, 20500, "Injected failure"))
         if not path.startswith(_PREFIX):
@@ -186,6 +233,12 @@ class FakeTwilio:
         match = _RECORDING.match(path)
         if match and match["account"] == self.account_sid:
             return self._recording(method, match["sid"], match["ext"] or "", path)
+        match = _RECORDINGS.match(path)
+        if match and match["account"] == self.account_sid and method == "GET":
+            return self._recording_list(path, parse_qs(urlsplit(raw_path).query))
+        match = _CALL.match(path)
+        if match and match["account"] == self.account_sid and method == "GET":
+            return self._call(match["sid"], path)
         match = _MESSAGES.match(path)
         if match and match["account"] == self.account_sid:
             if method != "POST":
@@ -215,14 +268,91 @@ class FakeTwilio:
         return {
             "sid": sid,
             "account_sid": recording.account_sid,
+            "call_sid": recording.call_sid,
+            "conference_sid": None,
             "date_created": recording.created,
+            "date_updated": recording.created,
+            "start_time": recording.created,
             "duration": str(max(1, round(audio.duration(recording.wav)))),
             "channels": 1,
             "status": "completed",
             "source": "RecordVerb",
+            "error_code": None,
+            "price": None,
+            "price_unit": "USD",
             "api_version": "2010-04-01",
             "uri": f"{_PREFIX}{recording.account_sid}/Recordings/{sid}.json",
+            "media_url": f"https://api.twilio.com{_PREFIX}{recording.account_sid}/Recordings/{sid}",
         }
+
+    def _recording_list(self, path: str, query: dict[str, list[str]]) -> tuple[int, dict[str, str], bytes]:
+        """List recordings newest first, filtered and paged like Twilio's Recordings list.
+
+        Filters: `DateCreated`, `DateCreated>` (on or after) and `DateCreated<` (on or before)
+        take a YYYY-MM-DD date in UTC; `CallSid`. Paging: `PageSize` (1-1000, default 50),
+        `Page`, and `PageToken` (the SID the next page starts after).
+        """
+        one = {name: values[0] for name, values in query.items()}
+        try:
+            size = min(1000, max(1, int(one.get("PageSize", "50"))))
+            page = max(0, int(one.get("Page", "0")))
+            bounds = [(name, date.fromisoformat(one[name][:10])) for name in _DATE_FILTERS if name in one]
+        except ValueError:
+            return _json(400, _error(400, 20001, "Invalid filter or paging parameter"))
+        with self._lock:
+            rows = sorted(self._recordings.items(), key=lambda item: item[1].created_at, reverse=True)
+            entries = [
+                self._recording_json(sid, rec)
+                for sid, rec in rows
+                if rec.account_sid == self.account_sid
+                and (not one.get("CallSid") or rec.call_sid == one["CallSid"])
+                and all(_DATE_FILTERS[name](rec.created_at.date(), day) for name, day in bounds)
+            ]
+        start = 0
+        token = one.get("PageToken", "")
+        if token:
+            after = [i for i, entry in enumerate(entries) if "PA" + entry["sid"] == token]
+            start = after[0] + 1 if after else len(entries)
+        chunk = entries[start : start + size]
+        keep = {name: value for name, value in one.items() if name not in ("Page", "PageToken", "PageSize")}
+        base = f"{path}?" + urlencode({**keep, "PageSize": size})
+        next_uri = None
+        if start + size < len(entries) and chunk:
+            next_uri = base + "&" + urlencode({"Page": page + 1, "PageToken": "PA" + chunk[-1]["sid"]})
+        body = {
+            "recordings": chunk,
+            "start": start,
+            "end": start + max(0, len(chunk) - 1),
+            "page": page,
+            "page_size": size,
+            "uri": base + f"&Page={page}",
+            "first_page_uri": base + "&Page=0",
+            "next_page_uri": next_uri,
+            "previous_page_uri": None,
+        }
+        return _json(200, body)
+
+    def _call(self, sid: str, path: str) -> tuple[int, dict[str, str], bytes]:
+        """Describe a call like Twilio's Call resource."""
+        with self._lock:
+            call = self._calls.get(sid)
+            if call is None:
+                return _json(404, _error(404, 20404, f"The requested resource {path} was not found"))
+            body = {
+                "sid": sid,
+                "account_sid": self.account_sid,
+                "parent_call_sid": None,
+                "to": call.to,
+                "to_formatted": call.to,
+                "from": call.from_,
+                "from_formatted": call.from_,
+                "status": call.status,
+                "direction": "inbound",
+                "date_created": format_datetime(call.created_at, usegmt=True),
+                "api_version": "2010-04-01",
+                "uri": f"{_PREFIX}{self.account_sid}/Calls/{sid}.json",
+            }
+        return _json(200, body)
 
     def _message(self, body: bytes) -> tuple[int, dict[str, str], bytes]:
         """Accept an outgoing SMS like the Messages API."""
@@ -261,6 +391,13 @@ class FakeTwilio:
         with self._lock:
             self.messages.append(message)
         return _json(201, message)
+
+
+_DATE_FILTERS = {
+    "DateCreated": lambda day, bound: day == bound,
+    "DateCreated>": lambda day, bound: day >= bound,
+    "DateCreated<": lambda day, bound: day <= bound,
+}
 
 
 def _json(status: int, payload: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:

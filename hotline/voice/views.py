@@ -11,11 +11,12 @@ from werkzeug.exceptions import HTTPException
 
 from hotline.extensions import db, queues, runtime
 from hotline.flows.engine import CallState, Outcome
+from hotline.flows.twiml import CALLBACK_OVERRIDES
 from hotline.hotlines import Line
 from hotline.models import Call
 from hotline.voice import calls
 from hotline.voice.privacy import scrub
-from hotline.voice.safety import not_in_service_twiml, salvage_twiml, thanks_twiml
+from hotline.voice.safety import not_in_service_twiml, salvage_twiml, thanks_twiml, unconfirmed_twiml
 from hotline.voice.signature import is_signed, public_url_of
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,8 @@ def verify_twilio() -> Response | None:
     rt = runtime.get()
     form = request.form.to_dict(flat=True)
     url = public_url_of(request, rt.settings.public_url)
-    if not is_signed(rt.validator, url, form, request.headers.get("X-Twilio-Signature", "")):
+    fragment = CALLBACK_OVERRIDES if request.path.startswith("/voice/recording/") else ""
+    if not is_signed(rt.validator, url, form, request.headers.get("X-Twilio-Signature", ""), fragment):
         log.warning("rejected a voice request without a valid Twilio signature: %s", request.path)
         return Response("invalid signature", status=403, mimetype="text/plain")
     # Identity fields leave here: nothing after this point can store or log them.
@@ -56,6 +58,11 @@ def _call_sid() -> str:
     return str(sid)
 
 
+# Callbacks that carry data and expect no TwiML: a failure must not be answered 200, or
+# Twilio takes the data as delivered. A 5xx makes Twilio retry (see CALLBACK_OVERRIDES).
+_DATA_CALLBACKS = frozenset({"voice.recording_status", "voice.call_status"})
+
+
 @bp.errorhandler(Exception)
 def voice_error(exc: Exception) -> Response:
     """Log without caller identity, then still help the caller: 911 advice and a message."""
@@ -66,6 +73,8 @@ def voice_error(exc: Exception) -> Response:
         db.session.rollback()
     except Exception:  # noqa: BLE001 - the database may be the thing that failed
         log.warning("rollback failed after a voice error")
+    if request.endpoint in _DATA_CALLBACKS:
+        return Response("not stored; please retry", status=503, mimetype="text/plain")
     rt = runtime.get()
     line = rt.lines.by_number(g.get("params", {}).get("To", ""))
     return twiml(salvage_twiml(rt.settings.public_url, line.config.id if line else None))
@@ -275,7 +284,35 @@ def _note_answered(hotline_id: str, turn: int) -> None:
 
 @bp.post("/salvage/<hotline_id>")
 def salvage_done(hotline_id: str) -> Response:
-    """Thank a caller whose message was taken by the error path."""
+    """Thank a caller whose message was taken by the error path; "received" only if it was.
+
+    The <Record> action carries the message's RecordingSid and URL: the row is stored here,
+    so the message is ours even if its status callback never comes (the sweep fetches a
+    recording whose callback is overdue). If that fails too, the caller is told the message
+    was recorded, which is true: Twilio holds it and the reconciler adopts it later.
+    """
+    line = runtime.get().lines.by_id(hotline_id)
+    sid = g.params.get("RecordingSid", "")
+    if line is None or not _SID.match(sid) or not _SID.match(g.params.get("CallSid", "")):
+        return twiml(unconfirmed_twiml())
+    session = db.session
+    try:
+        call = calls.find_call(session, g.params["CallSid"])
+        ended_here = False
+        if call is None:
+            call, ended_here = _salvaged_call(line)
+        calls.upsert_recording(session, call.report_id, "message", g.params)
+        report_id = call.report_id
+        session.commit()
+    except Exception:  # the database may still be failing: the caller must hear an answer
+        log.exception("could not store the salvaged message of call %s", g.params.get("CallSid"))
+        try:
+            session.rollback()
+        except Exception:  # noqa: BLE001
+            log.warning("rollback failed after a salvaged message")
+        return twiml(unconfirmed_twiml())
+    if ended_here:
+        queues.enqueue_now("default", FINALIZE_JOB, f"finalize-{report_id}-call", report_id)
     return twiml(thanks_twiml())
 
 

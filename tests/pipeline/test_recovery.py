@@ -77,7 +77,7 @@ def test_a_storage_error_is_counted_and_dead_lettered(papp: Flask, place_call: A
 
 
 def test_a_delete_twilio_refused_is_retried_by_the_sweep(papp: Flask, place_call: Any, fake_twilio: Any) -> None:
-    fake_twilio.fail_next(".json", times=2, status=403)  # only the DELETE goes to .../RE....json
+    fake_twilio.fail_next(".json", times=2, status=403, method="DELETE")
     place_call("u03.wav")
     run_jobs(papp)
     rec, _ = _one(papp)

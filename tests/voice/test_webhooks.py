@@ -242,8 +242,12 @@ def test_an_internal_error_still_takes_a_message(broken_app: Flask, caplog: pyte
     doc = call.start()
     assert "technical problem" in doc.text() and "dial 9 1 1" in doc.text()
     record = doc.first("Record")
-    assert record.attrib["recordingStatusCallback"].endswith("/voice/recording/safe_schools/message")
+    # Twilio retries the callback (connection overrides in the fragment) when we answer 5xx.
+    callback, _, overrides = record.attrib["recordingStatusCallback"].partition("#")
+    assert callback.endswith("/voice/recording/safe_schools/message") and "rc=5" in overrides
     assert doc.verbs[-1] == "Hangup"
+    # What follows <Record> runs only when nothing was recorded: it must not claim a message.
+    assert "received" not in " ".join(doc.says()[2:])
     assert "voice webhook failed" in caplog.text and CALLER not in caplog.text
 
 
@@ -252,8 +256,22 @@ def test_fallback_answers_without_the_database(broken_app: Flask) -> None:
     call = VoiceCall(twilio, SAFE_SCHOOLS)
     doc = call.post("/voice/fallback", {"ErrorCode": "11200", "ErrorUrl": PUBLIC_URL + "/voice/incoming"})
     assert "9 1 1" in doc.text() and doc.has("Record")
-    salvage = call.post(doc.first("Record").attrib["action"])
+    salvage = call.post(
+        doc.first("Record").attrib["action"],
+        {"RecordingSid": sid("RE"), "RecordingUrl": "https://api.twilio.com/x", "RecordingDuration": "9"},
+    )
     assert salvage.verbs[-1] == "Hangup"
+    # The message could not be stored here: Twilio holds it, so "recorded", never "received".
+    assert "recorded" in salvage.text() and "received" not in salvage.text()
+
+
+def test_a_data_callback_that_could_not_be_stored_answers_5xx(broken_app: Flask) -> None:
+    """A 200 would tell Twilio the recording was delivered; a 503 makes it retry."""
+    twilio = TwilioClient(broken_app.test_client(), AUTH_TOKEN)
+    call = VoiceCall(twilio, SAFE_SCHOOLS)
+    url = PUBLIC_URL + "/voice/recording/safe_schools/message#rc=5&rp=5xx,ct,rt"
+    assert call.recording_status(url, sid("RE"), "https://api.twilio.com/x", 30) == 503
+    assert call.hang_up() == 503
 
 
 def test_a_message_left_through_the_fallback_becomes_a_report(app: Flask, twilio: TwilioClient) -> None:
@@ -266,6 +284,25 @@ def test_a_message_left_through_the_fallback_becomes_a_report(app: Flask, twilio
         report = db.session.scalars(select(Report)).one()
         rec = db.session.scalars(select(Recording)).one()
         assert report.hotline_id == "safe_schools" and rec.question == "message"
+
+
+def test_a_salvaged_message_is_stored_from_its_action_and_only_then_called_received(
+    app: Flask, twilio: TwilioClient
+) -> None:
+    """The action carries the URL: the message is ours even if its callback never comes."""
+    call = VoiceCall(twilio, SAFE_SCHOOLS)
+    doc = call.post("/voice/fallback", {"ErrorCode": "11200"})
+    rec_sid = sid("RE")
+    thanks = call.post(
+        doc.first("Record").attrib["action"],
+        {"RecordingSid": rec_sid, "RecordingUrl": "https://api.twilio.com/x", "RecordingDuration": "12"},
+    )
+    assert "received" in thanks.text()
+    with app.app_context():
+        rec = db.session.scalars(select(Recording)).one()
+        report = db.session.get(Report, rec.report_id)
+        assert rec.recording_sid == rec_sid and rec.media_url and rec.question == "message"
+        assert report is not None and report.call_ended_at is not None  # routed without waiting for a status
 
 
 def test_a_salvaged_message_ends_its_call_when_the_final_status_came_first(
