@@ -11,7 +11,13 @@ from sqlalchemy import and_, or_, select
 from hotline.extensions import db, queues, runtime
 from hotline.models import Assignment, Call, Event, Notification, Recording, Report, utcnow
 from hotline.pipeline.assign import due_assignments, escalate
-from hotline.pipeline.recovery import Recovered, adopt_from_twilio, complete_overdue, window_start
+from hotline.pipeline.recovery import (
+    Recovered,
+    adopt_from_twilio,
+    complete_overdue,
+    end_finished_calls,
+    window_start,
+)
 from hotline.twilio_api import TwilioError
 from hotline.voice.calls import end_call
 from workers.common import Busy, enqueue, event, exclusive, job, log, queue_for, services, settings
@@ -38,6 +44,7 @@ def recover_recordings(force: bool = False, days: int | None = None) -> Recovere
             with exclusive("twilio-reconcile"):
                 since = window_start(now, days or cfg.twilio_lookback_days)
                 more = adopt_from_twilio(db.session, runtime.get().lines, services().twilio, since, now, grace)
+                more.finalize += end_finished_calls(db.session, services().twilio, now, grace).finalize
         except (TwilioError, requests.RequestException, Busy) as exc:
             # Twilio down (or another worker at it): the next pass lists again.
             log.warning("could not list recordings at Twilio: %s", exc)

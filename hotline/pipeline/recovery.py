@@ -154,6 +154,22 @@ def _recover_call(
     return call
 
 
+def end_finished_calls(session: Session, twilio: TwilioApi, now: datetime, after: timedelta) -> Recovered:
+    """Ask Twilio about calls still open here after `after`: one whose final status callback
+    was lost would otherwise wait for the stale-call sweep (hours) before being routed."""
+    found = Recovered()
+    open_calls = session.scalars(
+        select(Call).where(Call.ended_at.is_(None), Call.started_at < now - after).order_by(Call.id).limit(200)
+    ).all()
+    for call in open_calls:
+        remote = twilio.fetch_call(call.call_sid)
+        if remote is not None and remote.status in _ENDED and calls.end_call(session, call, remote.status, None):
+            calls.add_event(session, call.report_id, "call_end_recovered")
+            found.finalize.append(call.report_id)
+    session.commit()
+    return found
+
+
 def _urgency_of(session: Session, report_id: int) -> str:
     report = session.get(Report, report_id)
     return report.urgency if report is not None else "normal"

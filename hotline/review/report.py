@@ -111,6 +111,7 @@ def event_label(kind: str, detail: dict[str, Any]) -> str:
         "transfer_failed": "Transfer to a dispatcher not answered",
         "on_call_alerted": "On-call dispatcher alerted",
         "salvaged_call": "Message taken after a technical problem",
+        "call_end_recovered": "End of call confirmed with Twilio (its notice was lost)",
         "recovered_call": "Call recovered from Twilio after a technical problem",
         "recording_recovered": f"Recording recovered from Twilio ({d.get('duration') or '?'} s)",
         "recording_callback_missed": "Recording ready at Twilio (its notice never came; fetched anyway)",

@@ -28,6 +28,11 @@ FINALIZE_JOB = "workers.reports.finalize_report"
 ON_CALL_JOB = "workers.reports.alert_on_call"
 
 
+# Callbacks that carry data and expect no TwiML: a failure must not be answered 200, or
+# Twilio takes the data as delivered. A 5xx makes Twilio retry (see CALLBACK_OVERRIDES).
+_DATA_CALLBACKS = frozenset({"voice.recording_status", "voice.call_status"})
+
+
 def twiml(response: VoiceResponse) -> Response:
     return Response(response.to_xml(), mimetype="text/xml")
 
@@ -42,7 +47,8 @@ def verify_twilio() -> Response | None:
     rt = runtime.get()
     form = request.form.to_dict(flat=True)
     url = public_url_of(request, rt.settings.public_url)
-    fragment = CALLBACK_OVERRIDES if request.path.startswith("/voice/recording/") else ""
+    # Callback URLs may carry connection overrides, which Twilio keeps to itself (see is_signed).
+    fragment = CALLBACK_OVERRIDES if request.endpoint in _DATA_CALLBACKS else ""
     if not is_signed(rt.validator, url, form, request.headers.get("X-Twilio-Signature", ""), fragment):
         log.warning("rejected a voice request without a valid Twilio signature: %s", request.path)
         return Response("invalid signature", status=403, mimetype="text/plain")
@@ -56,11 +62,6 @@ def _call_sid() -> str:
     if not _SID.match(sid):
         abort(400, "missing or malformed CallSid")
     return str(sid)
-
-
-# Callbacks that carry data and expect no TwiML: a failure must not be answered 200, or
-# Twilio takes the data as delivered. A 5xx makes Twilio retry (see CALLBACK_OVERRIDES).
-_DATA_CALLBACKS = frozenset({"voice.recording_status", "voice.call_status"})
 
 
 @bp.errorhandler(Exception)

@@ -1,0 +1,154 @@
+"""The outside test's scenarios, repeated on every run: calls placed through the simulator
+while something fails, then the system left to recover; nothing may be lost or done twice.
+
+Each scenario prints its tally at the end of the run (calls placed / complete / lost /
+duplicated) and asserts lost == 0 and duplicated == 0.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+import requests
+
+from hotline.extensions import db
+from hotline.simulator.call import CallResult
+from tests.faults.conftest import Hotline
+from tests.faults.harness import is_postgres, place_safe_schools_call, sqlite_write_lock, tally
+from tests.pipeline.conftest import run_jobs
+from workers.sweeps import sweep
+
+
+def recover(line: Hotline, rounds: int = 3) -> None:
+    """Let the system do what it does after a fault: the periodic sweep and the workers."""
+    for _ in range(rounds):
+        time.sleep(1.1)  # past the callback grace and the reconciler's interval (1 s here)
+        with line.app.app_context():
+            sweep()
+        run_jobs(line.app)
+
+
+def assert_nothing_lost(line: Hotline, scenario: str, results: list[CallResult]) -> None:
+    found = tally(line.app, scenario, results)
+    assert found.lost == 0, found.notes
+    assert found.duplicated == 0
+    assert found.complete == found.placed, found.notes
+
+
+class FaultySession(requests.Session):
+    """The simulator's HTTP client, with a hook before each request it sends to the app."""
+
+    def __init__(self, before: Callable[[str, str], None]) -> None:
+        super().__init__()
+        self.before = before
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        self.before(str(method), str(url))
+        return super().request(method, url, *args, **kwargs)
+
+
+@contextmanager
+def database_down(line: Hotline) -> Iterator[None]:
+    """PostgreSQL refusing connections, or SQLite write-locked by another connection."""
+    if line.proxy is not None:
+        line.proxy.refuse()
+        try:
+            yield
+        finally:
+            line.proxy.accept()
+    else:
+        with sqlite_write_lock(line.database_url):
+            yield
+
+
+def test_no_fault(hotline: Hotline) -> None:
+    results = [place_safe_schools_call(hotline.url, hotline.fake) for _ in range(2)]
+    assert all(r.recordings for r in results)
+    recover(hotline, rounds=1)
+    assert_nothing_lost(hotline, "no fault", results)
+
+
+def test_database_down_over_a_whole_call(hotline: Hotline) -> None:
+    """Every webhook fails: the caller is offered the error path and leaves a message."""
+    with database_down(hotline):
+        result = place_safe_schools_call(hotline.url, hotline.fake, answers=1)
+    db.dispose()  # connections cut by the outage are not reused
+    heard = " ".join(result.transcript)
+    assert "technical problem" in heard and "application error" not in heard
+    assert result.recordings, heard
+    assert "received" not in heard  # nothing could be stored while it was down
+    recover(hotline)
+    name = "PostgreSQL refusing connections over a call" if is_postgres(hotline.database_url) else (
+        "SQLite write-locked over a whole call"
+    )
+    assert_nothing_lost(hotline, name, [result])
+
+
+def test_database_down_over_one_recording_callback(hotline: Hotline) -> None:
+    """The call goes well, but every delivery of one recording's callback fails (Twilio's
+    retries included); the database is back for the caller's next key press."""
+    outage: dict[str, Any] = {"lock": None, "seen": False}
+
+    def before(method: str, url: str) -> None:
+        callback = "/voice/recording/" in url
+        if callback and not outage["seen"]:
+            outage["lock"], outage["seen"] = database_down(hotline), True
+            outage["lock"].__enter__()
+        elif not callback and outage["lock"] is not None:
+            outage["lock"].__exit__(None, None, None)
+            outage["lock"] = None
+
+    result = place_safe_schools_call_with(hotline, FaultySession(before))
+    if outage["lock"] is not None:
+        outage["lock"].__exit__(None, None, None)
+    db.dispose()
+    assert outage["seen"] and "technical problem" not in " ".join(result.transcript)
+    recover(hotline)
+    assert_nothing_lost(hotline, "database down over one recording callback", [result])
+
+
+def test_database_down_when_the_call_ends(hotline: Hotline) -> None:
+    """The call's final status callback is lost: the report must not wait hours to be routed."""
+    outage: dict[str, Any] = {"lock": None}
+
+    def around_status(method: str, url: str) -> None:
+        if url.endswith("/voice/status") and outage["lock"] is None:
+            outage["lock"] = database_down(hotline)
+            outage["lock"].__enter__()
+
+    result = place_safe_schools_call_with(hotline, FaultySession(around_status))
+    if outage["lock"] is not None:
+        outage["lock"].__exit__(None, None, None)
+    db.dispose()
+    recover(hotline)
+    assert_nothing_lost(hotline, "database down for the final call status", [result])
+
+
+def test_redis_killed_mid_call(hotline: Hotline) -> None:
+    """Redis dies while the caller answers and comes back after the call."""
+    killed = {"done": False}
+
+    def before(method: str, url: str) -> None:
+        if "/voice/recording/" in url and not killed["done"]:
+            hotline.redis.stop()
+            killed["done"] = True
+
+    result = place_safe_schools_call_with(hotline, FaultySession(before))
+    assert killed["done"] and "application error" not in " ".join(result.transcript)
+    hotline.redis.start()
+    recover(hotline)
+    assert_nothing_lost(hotline, "Redis killed mid-call", [result])
+
+
+def place_safe_schools_call_with(line: Hotline, http: requests.Session) -> CallResult:
+    return place_safe_schools_call(line.url, line.fake, http=http)
+
+
+@pytest.fixture(autouse=True)
+def _release_connections() -> Iterator[None]:
+    yield
+    db.dispose()
