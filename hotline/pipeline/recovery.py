@@ -53,6 +53,7 @@ def complete_overdue(session: Session, now: datetime, grace: timedelta) -> Recov
     found = Recovered()
     overdue = session.scalars(
         select(Recording).where(
+            Recording.fetch_state == "waiting",  # indexed; a row in progress is always waiting
             Recording.status == "in-progress",
             Recording.media_url.is_not(None),
             Recording.created_at < now - grace,
