@@ -30,7 +30,8 @@ def create_app(settings: Settings | None = None, overrides: Mapping[str, object]
         # Only the client address: signature checks rebuild URLs from public_url instead.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
     runtime.init_app(app, settings)
-    db.init_app(app, settings.database_url)
+    # No request waits longer for a pooled connection than a webhook may spend on the database.
+    db.init_app(app, settings.database_url, pool_timeout=settings.voice.db_budget_seconds)
     queues.init_app(app, settings.redis_url, Path(app.instance_path), settings.pipeline.job_timeout_seconds)
 
     from hotline.voice import bp as voice_bp

@@ -91,6 +91,11 @@ class VoiceSettings(_Strict):
     gather_timeout: int = Field(default=6, ge=1, le=30)
     record_max_seconds: int = Field(default=180, ge=10, le=3600)
     record_silence_timeout: int = Field(default=6, ge=1, le=60)
+    # Total seconds one webhook may spend waiting on the database (locks, connecting)
+    # before it gives up and answers with the error path. Twilio hangs up on the caller
+    # with "an application error has occurred" at 15 s; the budget, plus a connect
+    # timeout rounded up to libpq's 2 s and the error answer itself, must stay inside it.
+    db_budget_seconds: float = Field(default=6, ge=1, le=10)
 
 
 class SmtpSettings(_Strict):
