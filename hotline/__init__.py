@@ -10,6 +10,7 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from hotline import retention
 from hotline.auth import init_auth
 from hotline.extensions import db, queues, runtime
 from hotline.review import init_review
@@ -32,6 +33,7 @@ def create_app(settings: Settings | None = None, overrides: Mapping[str, object]
     runtime.init_app(app, settings)
     # No request waits longer for a pooled connection than a webhook may spend on the database.
     db.init_app(app, settings.database_url, pool_timeout=settings.voice.db_budget_seconds)
+    retention.install()  # every new report is stamped with its hotline's retention
     queues.init_app(app, settings.redis_url, Path(app.instance_path), settings.pipeline.job_timeout_seconds)
 
     from hotline.voice import bp as voice_bp

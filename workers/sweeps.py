@@ -9,6 +9,7 @@ from sqlalchemy import and_, or_, select
 from hotline.extensions import db
 from hotline.models import Assignment, Call, Event, Notification, Recording, Report, utcnow
 from hotline.pipeline.assign import due_assignments, escalate
+from hotline.retention import expired
 from hotline.voice.calls import end_call
 from workers.common import enqueue, event, job, log, queue_for, services, settings
 from workers.recordings import FETCH, FINALIZE, SETTLED, TRANSCRIBE
@@ -137,15 +138,14 @@ def escalate_overdue() -> int:
 
 
 def apply_retention() -> int:
-    """Crypto-shred recordings and transcripts past the retention period, unless on hold."""
-    cutoff = utcnow() - timedelta(days=settings().retention.recordings_days)
+    """Crypto-shred recordings and transcripts of reports past their hotline's retention, unless on hold."""
     store = services().store
     shredded = 0
     for rec in db.session.scalars(
         select(Recording)
         .join(Report, Report.id == Recording.report_id)
         .where(
-            Recording.created_at < cutoff,
+            expired(settings(), utcnow()),
             Recording.shredded_at.is_(None),
             Recording.blob_key.is_not(None),
             Report.legal_hold.is_(False),
