@@ -128,8 +128,13 @@ def _forget_on_checkin(_dbapi_conn: Any, record: Any) -> None:
 def _pg_connect_timeout(_dialect: Any, _record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
     """A new connection within a deadline may take only what is left (libpq's minimum: 2 s)."""
     deadline = _deadline.get()
-    if deadline is not None:
-        cparams["connect_timeout"] = max(MIN_CONNECT_SECONDS, math.ceil(_left(deadline)))
+    if deadline is None:
+        return
+    seconds = math.ceil(_left(deadline))
+    configured = int(cparams.get("connect_timeout") or 0)  # from the URL, or ours; 0: none
+    if configured > 0:
+        seconds = min(seconds, configured)
+    cparams["connect_timeout"] = max(MIN_CONNECT_SECONDS, seconds)
 
 
 def make_engine(url: str, pool_timeout: float = 30) -> Engine:
@@ -147,8 +152,9 @@ def make_engine(url: str, pool_timeout: float = 30) -> Engine:
         event.listen(engine, "checkin", _restore_sqlite_busy)
         return engine
     connect_args: dict[str, Any] = {}
-    if parsed.get_backend_name() == "postgresql":
-        # libpq's default is to wait for ever for a server that accepts but does not answer.
+    if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+        # libpq's default is to wait for ever (psycopg's: 130 s) for a server that accepts
+        # but does not answer. A connect_timeout in DATABASE_URL wins.
         connect_args["connect_timeout"] = DEFAULT_CONNECT_SECONDS
     engine = create_engine(
         url, pool_pre_ping=True, pool_size=10, max_overflow=10, pool_timeout=pool_timeout, connect_args=connect_args
