@@ -10,6 +10,7 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from hotline import retention
 from hotline.auth import init_auth
 from hotline.extensions import db, queues, runtime
 from hotline.review import init_review
@@ -30,7 +31,9 @@ def create_app(settings: Settings | None = None, overrides: Mapping[str, object]
         # Only the client address: signature checks rebuild URLs from public_url instead.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
     runtime.init_app(app, settings)
-    db.init_app(app, settings.database_url)
+    # No request waits longer for a pooled connection than a webhook may spend on the database.
+    db.init_app(app, settings.database_url, pool_timeout=settings.voice.db_budget_seconds)
+    retention.install()  # every new report is stamped with its hotline's retention
     queues.init_app(app, settings.redis_url, Path(app.instance_path), settings.pipeline.job_timeout_seconds)
 
     from hotline.voice import bp as voice_bp

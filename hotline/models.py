@@ -35,6 +35,9 @@ class Report(Base):
     call_ended_at: Mapped[datetime | None]
     routed_at: Mapped[datetime | None]
     legal_hold: Mapped[bool] = mapped_column(default=False)
+    # When its recordings and transcripts may be destroyed: created_at plus its hotline's
+    # retention when it was made (hotline/retention.py). None: by the hotline's current one.
+    retain_until: Mapped[datetime | None] = mapped_column(index=True)
     # Review state: who in the agency is working it (their email), and how it was closed.
     assignee: Mapped[str | None] = mapped_column(String(254))
     disposition: Mapped[str | None] = mapped_column(String(32))

@@ -41,11 +41,21 @@ class Choice(_Strict):
     name: dict[str, str] = Field(min_length=1)
 
 
+# 28 CFR 115.89(d): sexual abuse data "for at least 10 years after the date of the initial
+# collection". Ten calendar years hold up to three leap days: 10 * 365 + 3.
+PREA_MIN_RETENTION_DAYS = 3653
+
+
 class Hotline(_Strict):
     id: Slug
     number: E164
     name: dict[str, str] = Field(min_length=1)
+    # "prea": a PREA hotline, whose reports must be kept ten years (see Settings.prea_reason:
+    # a hotline whose reports reach a PREA unit is one too, whatever it says here).
+    kind: Literal["general", "prea"] = "general"
     flow: str
+    # Days its reports' recordings and transcripts are kept; default retention.recordings_days.
+    retention_days: int | None = Field(default=None, ge=1)
     anonymous: bool = True
     dispatcher_group: Slug | None = None
     choices: dict[Slug, list[Choice]] = Field(default_factory=dict)
@@ -91,6 +101,11 @@ class VoiceSettings(_Strict):
     gather_timeout: int = Field(default=6, ge=1, le=30)
     record_max_seconds: int = Field(default=180, ge=10, le=3600)
     record_silence_timeout: int = Field(default=6, ge=1, le=60)
+    # Total seconds one webhook may spend waiting on the database (locks, connecting)
+    # before it gives up and answers with the error path. Twilio hangs up on the caller
+    # with "an application error has occurred" at 15 s; the budget, plus a connect
+    # timeout rounded up to libpq's 2 s and the error answer itself, must stay inside it.
+    db_budget_seconds: float = Field(default=6, ge=1, le=10)
 
 
 class SmtpSettings(_Strict):
@@ -218,7 +233,47 @@ class Settings(_Strict):
                         f"routing[{i}].agencies: {rule.hotline} reports may only go to "
                         f"{sorted(exclusive[rule.hotline])}, not {agency!r}"
                     )
+        for h in self.hotlines:
+            reason = self.prea_reason(h)
+            days = self.retention_days(h.id)
+            if reason and days < PREA_MIN_RETENTION_DAYS:
+                where = (
+                    "retention_days"
+                    if h.retention_days is not None
+                    else "retention_days (unset: retention.recordings_days)"
+                )
+                raise ValueError(
+                    f"hotlines.{h.id}.{where}: {h.id} is a PREA hotline ({reason}), so 28 CFR 115.89 requires "
+                    f"its reports be kept at least 10 years ({PREA_MIN_RETENTION_DAYS} days), not {days} days"
+                )
         return self
+
+    def prea_reason(self, hotline: Hotline) -> str | None:
+        """Why this hotline is a PREA hotline, or None.
+
+        Either it says `kind: prea`, or its reports can reach an agency of kind prea_unit
+        (its exclusive agencies or a routing rule): a PREA unit's reports are PREA data, so
+        forgetting `kind: prea` cannot shorten their retention.
+        """
+        if hotline.kind == "prea":
+            return "kind: prea"
+        units = {a.id for a in self.agencies if a.kind == "prea_unit"}
+        reached = set(hotline.exclusive_agencies)
+        reached.update(agency for rule in self.routing if rule.hotline == hotline.id for agency in rule.agencies)
+        found = sorted(reached & units)
+        return f"its reports go to the PREA unit {found[0]!r}" if found else None
+
+    def retention_days(self, hotline_id: str) -> int:
+        """Days a report of this hotline is kept; a hotline no longer configured gets the longest."""
+        hotline = self.hotline(hotline_id)
+        if hotline is None:
+            return self.longest_retention_days()
+        return hotline.retention_days or self.retention.recordings_days
+
+    def longest_retention_days(self) -> int:
+        """The safe default for a report whose hotline is unknown: never shorter than PREA's."""
+        days = [h.retention_days or self.retention.recordings_days for h in self.hotlines]
+        return max([PREA_MIN_RETENTION_DAYS, self.retention.recordings_days, *days])
 
     def hotline_by_number(self, number: str) -> Hotline | None:
         """Return the hotline answering on this phone number."""

@@ -81,3 +81,46 @@ def test_development_secrets_are_generated_privately(tmp_path: Path) -> None:
     assert token_file.stat().st_mode & 0o077 == 0
     again = load_settings(ROOT / "config.yaml", environ={}, overrides={"instance_path": str(tmp_path)})
     assert again.master_key == settings.master_key and len(settings.master_key) == 32
+
+
+def test_retention_is_per_hotline_with_the_global_default() -> None:
+    settings = load_settings(ROOT / "config.yaml", environ=ENV)
+    assert settings.retention_days("safe_schools") == 365  # retention.recordings_days
+    assert settings.retention_days("prea") == 3653
+    assert settings.retention_days("a_retired_line") == 3653  # unknown: the longest, never less than PREA's
+    assert settings.prea_reason(settings.hotline("prea")) == "kind: prea"  # type: ignore[arg-type]
+
+
+def _prea(data) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    return next(h for h in data["hotlines"] if h["id"] == "prea")
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        # One year, as the global default had it: refused, naming the key, the law and both figures.
+        (
+            lambda d: _prea(d).update(retention_days=365),
+            "hotlines.prea.retention_days: prea is a PREA hotline (kind: prea), so 28 CFR 115.89 requires "
+            "its reports be kept at least 10 years (3653 days), not 365 days",
+        ),
+        # No retention of its own: the global default applies, and is too short.
+        (lambda d: _prea(d).pop("retention_days"), "hotlines.prea.retention_days (unset: retention.recordings_days)"),
+        # Without `kind: prea`, a hotline whose reports reach a PREA unit is still recognised.
+        (
+            lambda d: (_prea(d).pop("kind"), _prea(d).update(retention_days=3000)),
+            "(its reports go to the PREA unit 'prea_unit'), so 28 CFR 115.89 requires",
+        ),
+        (lambda d: d["hotlines"][0].update(retention_days=0), "hotlines.0.retention_days"),
+        (lambda d: d["hotlines"][0].update(kind="jail"), "hotlines.0.kind"),
+    ],
+)
+def test_a_prea_hotline_keeping_reports_under_ten_years_is_refused(tmp_path: Path, change, expected: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(SettingsError) as info:
+        load_settings(write(tmp_path, change), environ=ENV)
+    assert expected in str(info.value)
+
+
+def test_a_short_retention_is_fine_for_other_hotlines(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, lambda d: d["hotlines"][0].update(retention_days=30)), environ=ENV)
+    assert settings.retention_days("safe_schools") == 30

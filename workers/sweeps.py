@@ -18,6 +18,7 @@ from hotline.pipeline.recovery import (
     end_finished_calls,
     window_start,
 )
+from hotline.retention import expired
 from hotline.twilio_api import TwilioError
 from hotline.voice.calls import end_call
 from workers.common import Busy, enqueue, event, exclusive, job, log, queue_for, services, settings
@@ -189,15 +190,14 @@ def escalate_overdue() -> int:
 
 
 def apply_retention() -> int:
-    """Crypto-shred recordings and transcripts past the retention period, unless on hold."""
-    cutoff = utcnow() - timedelta(days=settings().retention.recordings_days)
+    """Crypto-shred recordings and transcripts of reports past their hotline's retention, unless on hold."""
     store = services().store
     shredded = 0
     for rec in db.session.scalars(
         select(Recording)
         .join(Report, Report.id == Recording.report_id)
         .where(
-            Recording.created_at < cutoff,
+            expired(settings(), utcnow()),
             Recording.shredded_at.is_(None),
             Recording.blob_key.is_not(None),
             Report.legal_hold.is_(False),

@@ -10,6 +10,7 @@ from alembic.config import Config
 from flask.cli import with_appcontext
 
 from hotline.extensions import runtime
+from hotline.settings import Settings
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -22,8 +23,14 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(url), revision)
+def upgrade(url: str, revision: str = "head", settings: Settings | None = None) -> None:
+    """Migrate; with the settings, migrations that back-fill from config can use them."""
+    config = alembic_config(url)
+    if settings is not None:
+        # 0006 back-fills each existing report's retain_until from its hotline's retention.
+        config.attributes["hotline_retention_days"] = {h.id: settings.retention_days(h.id) for h in settings.hotlines}
+        config.attributes["hotline_default_retention_days"] = settings.longest_retention_days()
+    command.upgrade(config, revision)
 
 
 @click.group("db")
@@ -36,8 +43,8 @@ def db_group() -> None:
 @with_appcontext
 def upgrade_command(revision: str) -> None:
     """Create or migrate the schema to REVISION (default: the latest)."""
-    url = runtime.get().settings.database_url
-    upgrade(url, revision)
+    settings = runtime.get().settings
+    upgrade(settings.database_url, revision, settings)
     click.echo(f"database is at revision {revision}")
 
 

@@ -19,8 +19,9 @@ from hotline.extensions import db, runtime
 from hotline.models import Assignment, Event, Notification, Recording, Report, utcnow
 from hotline.pipeline.services import services_for
 from hotline.storage.base import BlobNotFound
-from tests.conftest import RedisServer
-from tests.pipeline.conftest import run_jobs
+from tests.conftest import AUTH_TOKEN, PREA, RedisServer, TwilioClient
+from tests.pipeline.conftest import UTTERANCES, run_jobs
+from tests.voice.driver import VoiceCall
 from workers.sweeps import sweep
 
 
@@ -84,7 +85,8 @@ def test_retention_shreds_old_recordings_unless_on_legal_hold(papp: Flask, place
     with papp.app_context():
         reports = db.session.scalars(select(Report).order_by(Report.id)).all()
         reports[1].legal_hold = True
-        db.session.execute(update(Recording).values(created_at=utcnow() - timedelta(days=400)))
+        for report in reports:
+            _age(report, days=400)
         db.session.commit()
         assert sweep()["shredded"] == 1
         store = services_for(runtime.get(papp).settings).store
@@ -94,6 +96,93 @@ def test_retention_shreds_old_recordings_unless_on_legal_hold(papp: Flask, place
             store.get_decrypted(shredded.blob_key, f"recording:{shredded.recording_sid}".encode())
         assert store.get_decrypted(held.blob_key, f"recording:{held.recording_sid}".encode())[:4] == b"RIFF"
         assert sweep()["shredded"] == 0  # done once
+
+
+def _age(report: Report, days: int) -> None:
+    """Make a report `days` older, as if that much time had passed since the call."""
+    assert report.retain_until is not None
+    report.created_at -= timedelta(days=days)
+    report.retain_until -= timedelta(days=days)
+
+
+def place_prea_call(papp: Flask, fake_twilio: Any, clip: str) -> VoiceCall:
+    """A PREA call: an inmate's anonymous report, one recorded answer, then hang up."""
+    call = VoiceCall(TwilioClient(papp.test_client(), AUTH_TOKEN), PREA, media_base=fake_twilio.base_url)
+    call.on_record = lambda sid: fake_twilio.add_recording(
+        fake_twilio.account_sid, sid, (UTTERANCES / clip).read_bytes()
+    )
+    call.start()
+    call.press("1")  # English
+    call.press("1")  # in custody
+    call.press("1")  # anonymous
+    call.answer("#")  # who did it
+    call.hang_up()
+    return call
+
+
+def _stored(papp: Flask, recording: Recording) -> bool:
+    store = services_for(runtime.get(papp).settings).store
+    try:
+        return store.get_decrypted(recording.blob_key, f"recording:{recording.recording_sid}".encode())[:4] == b"RIFF"  # type: ignore[arg-type]
+    except BlobNotFound:
+        return False
+
+
+def test_prea_recordings_outlive_the_safe_schools_retention(papp: Flask, place_call: Any, fake_twilio: Any) -> None:
+    """28 CFR 115.89: a PREA report is kept ten years, whatever other hotlines keep."""
+    place_call("u12.wav")
+    place_prea_call(papp, fake_twilio, "u13.wav")
+    run_jobs(papp)
+    with papp.app_context():
+        school, prea = db.session.scalars(select(Report).order_by(Report.id)).all()
+        assert (school.hotline_id, prea.hotline_id) == ("safe_schools", "prea")
+        # Stamped at creation from each hotline's retention.
+        assert school.retain_until - school.created_at == timedelta(days=365)  # type: ignore[operator]
+        assert prea.retain_until - prea.created_at == timedelta(days=3653)  # type: ignore[operator]
+        _age(school, days=400)  # past Safe Schools' year
+        _age(prea, days=730)  # two years old: the global year would have destroyed it
+        db.session.commit()
+        assert sweep()["shredded"] == 1
+        by_hotline = {
+            hotline: rec
+            for rec, hotline in db.session.execute(
+                select(Recording, Report.hotline_id).join(Report, Report.id == Recording.report_id)
+            )
+        }
+        assert by_hotline["safe_schools"].shredded_at is not None and not _stored(papp, by_hotline["safe_schools"])
+        assert by_hotline["prea"].shredded_at is None and _stored(papp, by_hotline["prea"])
+
+
+def _with_school_retention(papp: Flask, days: int) -> None:
+    rt = runtime.get(papp)
+    hotlines = [
+        h.model_copy(update={"retention_days": days}) if h.id == "safe_schools" else h for h in rt.settings.hotlines
+    ]
+    papp.extensions["hotline"] = rt.__class__(
+        rt.settings.model_copy(update={"hotlines": hotlines}), rt.lines, rt.validator
+    )
+
+
+def test_a_report_is_kept_until_both_its_own_and_its_hotlines_retention_have_passed(
+    papp: Flask, place_call: Any
+) -> None:
+    place_call("u12.wav")  # stamped with Safe Schools' 365 days
+    run_jobs(papp)
+    with papp.app_context():
+        report = db.session.scalars(select(Report)).one()
+        _age(report, days=200)
+        db.session.commit()
+    _with_school_retention(papp, 30)  # lowered since: the report keeps what it was promised
+    with papp.app_context():
+        assert sweep()["shredded"] == 0
+        _age(db.session.scalars(select(Report)).one(), days=200)  # 400 days old
+        db.session.commit()
+    _with_school_retention(papp, 730)  # raised since: old reports are kept longer too
+    with papp.app_context():
+        assert sweep()["shredded"] == 0
+    _with_school_retention(papp, 30)
+    with papp.app_context():
+        assert sweep()["shredded"] == 1
 
 
 def test_keys_rotate_rewraps_without_touching_audio(papp: Flask, place_call: Any, tmp_path: Path) -> None:
