@@ -41,7 +41,9 @@ class Lines:
             group = settings.dispatcher_groups.get(hotline.dispatcher_group or "")
             transfer = None
             if group is not None and flows[hotline.id].dispatcher_key is not None:
-                transfer = Transfer(hotline.number, tuple(group.numbers), group.timeout)
+                transfer = Transfer(
+                    hotline.number, tuple(group.numbers), group.timeout, group.max_wait, group.machine_detection
+                )
             ctx = Context(
                 flow=flows[hotline.id],
                 urls=Urls(settings.public_url, hotline.id),

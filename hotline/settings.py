@@ -27,10 +27,32 @@ class _Strict(BaseModel):
 
 
 class DispatcherGroup(_Strict):
+    """Phones rung when a caller asks for a dispatcher.
+
+    Twilio rings at most ten numbers in one <Dial>, and the first phone to pick up (a
+    voicemail too) ends the ringing of the others. So the numbers are rung in waves of at
+    most ten, in this order: after a wave that nobody accepted, the phones not yet tried
+    ring, each wave for `timeout` seconds, until `max_wait` seconds have passed since the
+    caller asked. Then the caller returns to the flow and `on_call` is alerted.
+    """
+
     name: str
-    numbers: list[E164] = Field(min_length=1)
+    numbers: list[E164] = Field(min_length=1, max_length=100)
     timeout: int = Field(default=20, ge=5, le=60)
+    max_wait: int = Field(default=60, ge=5, le=600)
+    # Twilio's answering-machine detection on each phone: a voicemail is hung up on at once
+    # instead of hearing the announcement. Off by default: it delays every human answer by
+    # the detection time and may take a person with a long greeting for a machine.
+    machine_detection: bool = False
     on_call: E164 | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DispatcherGroup:
+        if len(set(self.numbers)) != len(self.numbers):
+            raise ValueError("numbers: a number is listed twice")
+        if self.max_wait < self.timeout:
+            raise ValueError(f"max_wait ({self.max_wait} s) is shorter than one wave's timeout ({self.timeout} s)")
+        return self
 
 
 class Choice(_Strict):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+import pytest
 from flask import Flask
 from sqlalchemy import select
 
@@ -12,6 +14,7 @@ from hotline.models import Event, Recording, Report
 from hotline.simulator.call import SimulatedCall
 from hotline.simulator.callers import ScriptedCaller
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PREA, SAFE_SCHOOLS, LiveServer
+from tests.pipeline.conftest import run_jobs
 
 
 def place(server: LiveServer, fake: Any, to: str, caller: ScriptedCaller, **options: Any) -> Any:
@@ -58,3 +61,44 @@ def test_a_prea_call_with_a_transfer_nobody_answers(live: tuple[Flask, LiveServe
         assert kinds.count("call_ended") == 1 and kinds.count("recording_completed") == 2
         recordings = db.session.scalars(select(Recording)).all()
         assert sorted(r.question for r in recordings) == ["summary", "when"]
+
+
+def _dials(result: Any) -> list[str]:
+    """The DialCallStatus of each wave, in order, as the simulator posted them."""
+    return [r.params["DialCallStatus"] for r in result.requests if "/voice/dial/" in r.url]
+
+
+def test_a_voicemail_that_answers_first_does_not_keep_the_caller_from_a_dispatcher(
+    live: tuple[Flask, LiveServer], fake_twilio: Any
+) -> None:
+    app, server = live
+    # Both phones ring; the first one's voicemail picks up first, which ends the other's ringing.
+    caller = ScriptedCaller(keys=["1", "0"], voicemail=["+13146150911"])
+    result = place(server, fake_twilio, SAFE_SCHOOLS, caller)
+    assert result.ok, result.errors
+    assert _dials(result) == ["no-answer", "completed"]  # the second wave reached a person
+    heard = "\n".join(result.transcript)
+    assert "(voicemail) [Say en-US] Incoming Safe Schools hotline call" in heard
+    assert "still trying to reach a dispatcher" in heard and "[connected to a dispatcher" in heard
+    with app.app_context():
+        kinds = list(db.session.scalars(select(Event.kind)))
+    assert kinds.count("transfer_answered") == 1 and kinds.count("transfer_completed") == 1
+    assert "transfer_failed" not in kinds
+
+
+def test_when_only_voicemails_answer_the_caller_returns_to_the_flow_and_on_call_is_alerted_once(
+    live: tuple[Flask, LiveServer], fake_twilio: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    app, server = live
+    caplog.set_level(logging.INFO)
+    caller = ScriptedCaller(keys=["1", "0", "6"], voicemail=["+13146150911", "+13146150912"])
+    result = place(server, fake_twilio, SAFE_SCHOOLS, caller)
+    assert result.ok, result.errors
+    assert _dials(result) == ["no-answer", "no-answer"]  # each phone's voicemail, one wave each
+    heard = "\n".join(result.transcript)
+    assert "no dispatcher is free" in heard and "Goodbye" in heard  # back to the flow, to the end
+    run_jobs(app)
+    with app.app_context():
+        kinds = list(db.session.scalars(select(Event.kind)))
+    assert kinds.count("transfer_failed") == 1 and kinds.count("on_call_alerted") == 1
+    assert caplog.text.count("caller asked for a dispatcher and nobody answered") == 1

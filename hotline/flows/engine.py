@@ -7,6 +7,8 @@ effects (events, a recording, an answer) that the view writes to the database.
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,10 +17,12 @@ from twilio.twiml.voice_response import VoiceResponse
 from hotline.flows.loader import PASS_THROUGH
 from hotline.flows.model import Flow, Step
 from hotline.flows.twiml import (
+    MAX_DIAL_NUMBERS,
     Spoken,
     Timing,
     Transfer,
     Urls,
+    Wave,
     render_goodbye,
     render_input,
     render_transfer,
@@ -28,6 +32,17 @@ from hotline.flows.twiml import (
 
 TRANSFER = "transfer"  # CallState.mode while a <Dial> to the dispatchers is ringing
 DIGITS_OK = re.compile(r"^[0-9*#]{0,30}$")
+# A transfer's progress between its waves, in CallState.flags. Phones are positions in the
+# dispatcher group, never numbers.
+DIAL_SINCE = "dial_since"  # when the caller asked (epoch seconds): the start of max_wait
+DIAL_TRIED = "dial_tried"  # phones done with: picked up without accepting, or rang a wave out
+DIAL_WAVE = "dial_wave"  # phones the current <Dial> rings
+DIAL_RING = "dial_ring"  # and for how many seconds
+DIAL_WAVES = "dial_waves"  # waves rung so far
+_DIAL_FLAGS = (DIAL_SINCE, DIAL_TRIED, DIAL_WAVE, DIAL_RING, DIAL_WAVES)
+# No wave shorter than this is started: Twilio's shortest <Dial> timeout.
+MIN_RING = 5
+BRIDGED = frozenset({"completed", "answered"})
 
 
 @dataclass
@@ -70,6 +85,8 @@ class Context:
     timing: Timing
     transfer: Transfer | None
     reprompts: int
+    # Wall-clock seconds, for a transfer's max_wait; tests pass their own.
+    clock: Callable[[], float] = time.time
 
 
 class Engine:
@@ -131,16 +148,58 @@ class Engine:
             line = spoken(self.flow, self.flow.prompts["transfer_unavailable"], state.language)
             return self.enter(state, return_step, [*prefix, line])
         if bump:
+            # A new transfer: nobody tried yet, and its max_wait starts now.
+            _clear_dial(state)
+            state.flags[DIAL_SINCE] = str(int(self.ctx.clock()))
+            wave = self._next_wave(state) or self._wave(state)
             state.turn += 1
+        else:
+            wave = self._wave(state)
         state.mode, state.return_step = TRANSFER, return_step
+        return self._render_wave(state, wave, prefix)
+
+    def _render_wave(self, state: CallState, wave: Wave, prefix: list[Spoken]) -> VoiceResponse:
+        assert self.ctx.transfer is not None
         return render_transfer(
             self.flow,
             language=state.language,
             turn=state.turn,
             urls=self.ctx.urls,
             transfer=self.ctx.transfer,
+            wave=wave,
             prefix=prefix,
         )
+
+    def _wave(self, state: CallState) -> Wave:
+        """The wave now ringing, as recorded in the flags (the first ten for a call without)."""
+        assert self.ctx.transfer is not None
+        transfer = self.ctx.transfer
+        phones = tuple(sorted(p for p in _phones(state.flags.get(DIAL_WAVE)) if p < len(transfer.numbers)))
+        ring = _int(state.flags.get(DIAL_RING))
+        waves = _int(state.flags.get(DIAL_WAVES)) or 1
+        return Wave(
+            phones or tuple(range(min(len(transfer.numbers), MAX_DIAL_NUMBERS))),
+            ring if ring and ring >= MIN_RING else transfer.timeout,
+            retry=waves > 1,
+        )
+
+    def _next_wave(self, state: CallState) -> Wave | None:
+        """Choose the next wave: up to ten phones not yet tried, within the transfer's max_wait."""
+        assert self.ctx.transfer is not None
+        transfer = self.ctx.transfer
+        tried = _phones(state.flags.get(DIAL_TRIED))
+        left = tuple(p for p in range(len(transfer.numbers)) if p not in tried)
+        now = self.ctx.clock()
+        since = _int(state.flags.get(DIAL_SINCE))
+        remaining = transfer.max_wait - (now - since if since is not None else 0)
+        if not left or remaining < MIN_RING:
+            return None
+        waves = _int(state.flags.get(DIAL_WAVES)) or 0
+        wave = Wave(left[:MAX_DIAL_NUMBERS], int(min(transfer.timeout, remaining)), retry=waves > 0)
+        state.flags[DIAL_WAVE] = ",".join(str(p) for p in wave.phones)
+        state.flags[DIAL_RING] = str(wave.timeout)
+        state.flags[DIAL_WAVES] = str(waves + 1)
+        return wave
 
     # -- handling input -------------------------------------------------------------------
 
@@ -274,15 +333,40 @@ class Engine:
             return Outcome(self._render(state, step, prefix))
         return Outcome(self.enter(state, step.next or ""), [Effect("skipped", {"step": step.id})])
 
-    def handle_dial(self, state: CallState, status: str) -> Outcome:
-        """Branch on DialCallStatus once the dispatchers' phones stop ringing."""
+    def handle_dial(
+        self,
+        state: CallState,
+        status: str,
+        picked_up: Collection[int] = (),
+        accepted: bool = False,
+        caller_gone: bool = False,
+    ) -> Outcome:
+        """Branch once a wave of dispatchers' phones stops ringing.
+
+        `picked_up` are the phones of this wave whose whisper ran (Twilio hangs up the others
+        at the first pick-up), `accepted` whether a dispatcher pressed 1. Twilio's status
+        alone cannot tell a bridged dispatcher from a voicemail that heard the whisper: a
+        phone picked up without accepting is not a bridged call, whatever the status says.
+        """
         if state.mode != TRANSFER:
             return Outcome(self.current(state))
-        if status in ("completed", "answered"):
+        if status in BRIDGED and (accepted or not picked_up):
+            _clear_dial(state)
             state.mode = "ended"
             effect = Effect("transfer_completed", {"status": status})
             line = spoken(self.flow, self.flow.prompts["transfer_completed"], state.language)
             return Outcome(render_goodbye(self.flow, state.language, [line]), [effect])
+        # The phone that picked up is done with; with no pick-up, the whole wave rang out.
+        done = set(picked_up) if picked_up else set(self._wave(state).phones)
+        tried = _phones(state.flags.get(DIAL_TRIED)) | done
+        state.flags[DIAL_TRIED] = ",".join(str(p) for p in sorted(tried))
+        # "canceled": the <Dial> was cut short (the caller hung up): no point ringing on.
+        wave = None if caller_gone or status == "canceled" else self._next_wave(state)
+        if wave is not None:
+            state.turn += 1
+            detail = {"status": status or "unknown", "picked_up": bool(picked_up)}
+            return Outcome(self._render_wave(state, wave, []), [Effect("transfer_retried", detail)])
+        _clear_dial(state)
         effect = Effect("transfer_failed", {"status": status or "unknown"})
         line = spoken(self.flow, self.flow.prompts["transfer_unavailable"], state.language)
         if state.phase == "confirm" and state.return_step == state.step:
@@ -291,6 +375,20 @@ class Engine:
             return Outcome(self._render(state, self.flow.step(state.step), [line]), [effect])
         return Outcome(self.enter(state, state.return_step or self.flow.start, [line]), [effect])
 
-    def whisper(self, hotline_name: str, turn: int | None = None) -> VoiceResponse:
-        """Render the dispatcher's private announcement for the transfer of `turn`."""
-        return render_whisper(self.flow, self.ctx.urls, hotline_name, turn)
+    def whisper(self, hotline_name: str, turn: int | None = None, phone: int | None = None) -> VoiceResponse:
+        """Render the dispatcher's private announcement for the transfer wave of `turn`."""
+        return render_whisper(self.flow, self.ctx.urls, hotline_name, turn, phone)
+
+
+def _phones(value: str | None) -> set[int]:
+    """Parse a comma-separated list of phone positions from the flags."""
+    return {int(p) for p in (value or "").split(",") if p.isdigit()}
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
+
+
+def _clear_dial(state: CallState) -> None:
+    for name in _DIAL_FLAGS:
+        state.flags.pop(name, None)

@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from hotline.flows.model import Flow, Option, Prompt, Step, Voice
+from hotline.flows.voices import check_voice
 from hotline.settings import Hotline
 
 STEP_TYPES = frozenset({"language", "say", "menu", "record", "digits", "tip_number", "transfer", "goto", "hangup"})
@@ -277,7 +278,13 @@ def parse_flow(text: str, source: str, hotline: Hotline | None = None) -> Flow:
     for code, spec in langs_raw.items():
         if not isinstance(spec, dict) or not {"voice", "language", "label"} <= set(spec):
             raise ctx.fail(f"languages.{code}", "needs voice, language and label")
-        voices.append(Voice(str(code), str(spec["voice"]), str(spec["language"]), str(spec["label"])))
+        voice = Voice(str(code), str(spec["voice"]), str(spec["language"]), str(spec["label"]))
+        # Twilio refuses a <Say> with a voice it does not know or a language the voice does
+        # not speak, and the caller hears "an application error": refuse the flow instead.
+        problem = check_voice(voice.voice, voice.language)
+        if problem:
+            raise ctx.fail(f"languages.{code}", problem)
+        voices.append(voice)
     languages = [v.code for v in voices]
     prompts_raw = raw["prompts"]
     if not isinstance(prompts_raw, dict):
@@ -298,6 +305,13 @@ def parse_flow(text: str, source: str, hotline: Hotline | None = None) -> Flow:
         s.option(str(dispatcher_key)) for s in steps.values() if s.type in ("menu", "language")
     ):
         raise ctx.fail("dispatcher_key", f"key {dispatcher_key} is also used as a menu option")
+    if dispatcher_key is not None and hotline is not None and hotline.dispatcher_group is None:
+        # The flow promises callers a dispatcher on this key, and nobody would ever ring.
+        raise ctx.fail(
+            "dispatcher_key",
+            f"hotline {hotline.id!r} has no dispatcher_group, but key {dispatcher_key} offers callers a "
+            "dispatcher: give the hotline a dispatcher_group, or set dispatcher_key: null in the flow",
+        )
     return Flow(
         id=str(raw["id"]),
         source=source,

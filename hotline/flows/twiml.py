@@ -40,13 +40,17 @@ class Urls:
     def recording(self, step_id: str) -> str:
         return f"{self.base}/voice/recording/{self.hotline_id}/{step_id}{CALLBACK_OVERRIDES}"
 
-    def whisper(self, turn: int | None = None) -> str:
-        # The turn names the transfer the dispatcher is accepting. Only Twilio requests
-        # these URLs, signed, so the caller cannot forge one.
-        return f"{self.base}/voice/whisper/{self.hotline_id}" + (f"/{turn}" if turn is not None else "")
+    def whisper(self, turn: int | None = None, phone: int | None = None) -> str:
+        # The turn names the wave of the transfer the dispatcher is accepting, and `phone`
+        # the position of their number in the group (never the number itself). Only Twilio
+        # requests these URLs, signed, so the caller cannot forge one.
+        url = f"{self.base}/voice/whisper/{self.hotline_id}"
+        if turn is not None:
+            url += f"/{turn}" + (f"/{phone}" if phone is not None else "")
+        return url
 
-    def whisper_answer(self, turn: int | None = None) -> str:
-        return self.whisper(turn) + "/answer"
+    def whisper_answer(self, turn: int | None = None, phone: int | None = None) -> str:
+        return self.whisper(turn, phone) + "/answer"
 
 
 @dataclass(frozen=True)
@@ -58,13 +62,31 @@ class Timing:
     record_silence_timeout: int = 6
 
 
+# Twilio rings at most this many <Number>s in one <Dial>.
+MAX_DIAL_NUMBERS = 10
+
+
 @dataclass(frozen=True)
 class Transfer:
-    """Who to ring when the caller asks for a dispatcher."""
+    """Who to ring when the caller asks for a dispatcher, and for how long.
+
+    `timeout` is one wave's ringing; `max_wait` the whole transfer's, across waves.
+    """
 
     caller_id: str
     numbers: tuple[str, ...]
     timeout: int
+    max_wait: int = 60
+    machine_detection: bool = False
+
+
+@dataclass(frozen=True)
+class Wave:
+    """The phones (positions in Transfer.numbers) one <Dial> rings, and for how long."""
+
+    phones: tuple[int, ...]
+    timeout: int
+    retry: bool = False
 
 
 def spoken(flow: Flow, prompt: Prompt, language: str | None, **values: str) -> Spoken:
@@ -206,33 +228,43 @@ def render_transfer(
     turn: int,
     urls: Urls,
     transfer: Transfer,
+    wave: Wave,
     prefix: Sequence[Spoken] = (),
 ) -> VoiceResponse:
-    """Ring every dispatcher at once; the <Dial> action tells us how it went."""
+    """Ring one wave of dispatchers at once; the <Dial> action tells us how it went."""
     response = VoiceResponse()
-    for line in [*prefix, spoken(flow, flow.prompts["transfer_connecting"], language)]:
+    # Between waves the caller hears that we are still trying (the flow may word it).
+    name = "transfer_retrying" if wave.retry and "transfer_retrying" in flow.prompts else "transfer_connecting"
+    for line in [*prefix, spoken(flow, flow.prompts[name], language)]:
         _say(response, line)
     # callerId is the hotline's own number: a dispatcher's phone must not show the caller's.
     dial = Dial(
         action=urls.dial(turn),
         method="POST",
-        timeout=transfer.timeout,
+        timeout=wave.timeout,
         caller_id=transfer.caller_id,
         answer_on_bridge=True,
     )
-    for number in transfer.numbers:
-        dial.number(number, url=urls.whisper(turn), method="POST")
+    for phone in wave.phones[:MAX_DIAL_NUMBERS]:
+        dial.number(
+            transfer.numbers[phone],
+            url=urls.whisper(turn, phone),
+            method="POST",
+            machine_detection="Enable" if transfer.machine_detection else None,
+        )
     response.append(dial)
     return response
 
 
-def render_whisper(flow: Flow, urls: Urls, hotline_name: str, turn: int | None = None) -> VoiceResponse:
+def render_whisper(
+    flow: Flow, urls: Urls, hotline_name: str, turn: int | None = None, phone: int | None = None
+) -> VoiceResponse:
     """Tell the dispatcher which hotline is calling, never who; ask them to press 1."""
     response = VoiceResponse()
     line = spoken(flow, flow.prompts["whisper"], None, hotline=hotline_name)
     gather = response.gather(
         input="dtmf",
-        action=urls.whisper_answer(turn),
+        action=urls.whisper_answer(turn, phone),
         method="POST",
         num_digits=1,
         timeout=8,

@@ -109,6 +109,8 @@ def event_label(kind: str, detail: dict[str, Any]) -> str:
         "dispatcher_requested": "Caller asked for a dispatcher",
         "transfer_completed": "Transfer to a dispatcher answered",
         "transfer_failed": "Transfer to a dispatcher not answered",
+        "transfer_picked_up": "A dispatcher's " + ("voicemail picked up" if d.get("machine") else "phone picked up"),
+        "transfer_retried": "Nobody took the transfer yet; ringing the phones not yet tried",
         "on_call_alerted": "On-call dispatcher alerted",
         "salvaged_call": "Message taken after a technical problem",
         "call_end_recovered": "End of call confirmed with Twilio (its notice was lost)",

@@ -25,6 +25,7 @@ from hotline.simulator.twiml import (
     Dial,
     Gather,
     Hangup,
+    Number,
     Pause,
     Play,
     Record,
@@ -108,6 +109,8 @@ class _LegState:
     params: dict[str, str]
     url: str = ""
     language: str | None = None
+    # A dispatcher's leg picked up by their voicemail: it hears everything, presses nothing.
+    machine: bool = False
 
 
 class SimulatedCall:
@@ -283,7 +286,7 @@ class SimulatedCall:
     def _hear(self, state: _LegState, line: str) -> None:
         """Add a line to the transcript and tell whoever is on this leg."""
         if state.leg == "dispatcher":
-            self.result.transcript.append(f"(dispatcher) {line}")
+            self.result.transcript.append(f"({'voicemail' if state.machine else 'dispatcher'}) {line}")
             self.caller.dispatcher_hears(line)
         else:
             self.result.transcript.append(line)
@@ -412,7 +415,7 @@ class SimulatedCall:
         for prompt in verb.prompts:
             self._prompt(state, prompt)
         if state.leg == "dispatcher":
-            keys = self.caller.dispatcher_press(verb)
+            keys = None if state.machine else self.caller.dispatcher_press(verb)
         else:
             keys = self.caller.press(verb, question)
         if keys == HANGUP:
@@ -522,25 +525,36 @@ class SimulatedCall:
             self._callback(url, method, params)
 
     def _dial(self, state: _LegState, verb: Dial) -> _Next | None:
-        """Ring the numbers, run the answering dispatcher's whisper; return the Dial action to post."""
+        """Ring the numbers at once; the first to pick up wins; return the Dial action to post.
+
+        As at Twilio, the first phone to pick up (a person or a voicemail) ends the ringing
+        of all the others, before its whisper runs; hanging up in the whisper (or never
+        pressing the key it asks for) counts as not answered.
+        """
         self._hear(state, f"[Dial {len(verb.numbers)} number(s), timeout {verb.timeout}s]")
         status, child_sid, talked = "no-answer", "", 0
+        winner: Number | None = None
         for number in verb.numbers:
-            child_sid = new_sid("CA")
-            self.result.child_calls.append(child_sid)
-            if not self.caller.answers_transfer(number.number):
-                continue
-            if number.url is None:
-                status = "completed"
-                break
-            child = _LegState("dispatcher", self._child_params(verb, number.number, child_sid))
-            how = self._run_leg(child, self._resolve(state, number.url), number.method, {})
+            sid = new_sid("CA")
+            self.result.child_calls.append(sid)
+            child_sid = sid if winner is None else child_sid
+            if winner is None and self.caller.answers_transfer(number.number):
+                winner = number
+        if winner is not None and winner.url is None:
+            status = "completed"
+        elif winner is not None:
+            machine = self.caller.is_voicemail(winner.number)
+            params = self._child_params(verb, winner.number, child_sid)
+            if winner.machine_detection:
+                params["AnsweredBy"] = "machine_start" if machine else "human"
+            if machine:
+                self._hear(state, "[a dispatcher's voicemail picks up]")
+            child = _LegState("dispatcher", params, machine=machine)
+            how = self._run_leg(child, self._resolve(state, winner.url), winner.method, {})
             if how == "limit":
                 raise _End("limit")
-            # Hanging up (or failing) in the whisper counts as not answering; anything else bridges.
             if how == "end":
                 status = "completed"
-                break
         if status == "completed":
             talked = CONVERSATION_SECONDS
             self._hear(state, f"[connected to a dispatcher for {talked}s]")

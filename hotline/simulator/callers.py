@@ -47,7 +47,10 @@ class Caller(Protocol):
         """What the caller records (None: nothing, an empty recording)."""
 
     def answers_transfer(self, number: str) -> bool:
-        """Whether the dispatcher at `number` picks up."""
+        """Whether the phone at `number` picks up (a person, or its voicemail)."""
+
+    def is_voicemail(self, number: str) -> bool:
+        """Whether what picks up at `number` is a voicemail: it hears the whisper, presses nothing."""
 
     def dispatcher_hears(self, line: str) -> None:
         """Take note of what the dispatcher hears in the whisper."""
@@ -99,6 +102,7 @@ class ScriptedCaller:
       the Gather (skip), "0" presses 0 (dispatcher), "0:text" records text and ends with 0.
       When `says` runs out, questions are skipped with '#'.
     - A dispatcher answers a transfer when `dispatcher_answers`, and presses `dispatcher_keys`.
+      The phones in `voicemail` are picked up by their voicemail, which presses nothing.
     """
 
     def __init__(
@@ -108,11 +112,13 @@ class ScriptedCaller:
         dispatcher_answers: bool = True,
         dispatcher_keys: str = "1",
         echo: Callable[[str], None] | None = None,
+        voicemail: Iterable[str] = (),
     ) -> None:
         self.keys: deque[str] = deque(parse_keys(keys))
         self.says: deque[Answer | str] = deque(parse_say(item) for item in says)
         self.dispatcher_answers = dispatcher_answers
         self.dispatcher_keys = dispatcher_keys
+        self.voicemail = frozenset(voicemail)
         self.echo = echo
         self._pending: Answer | None = None
 
@@ -149,8 +155,12 @@ class ScriptedCaller:
         return None if isinstance(item, str) else item
 
     def answers_transfer(self, number: str) -> bool:
-        """Answer every dispatcher phone, or none."""
-        return self.dispatcher_answers
+        """Answer every dispatcher phone, or none; a voicemail always picks up."""
+        return self.dispatcher_answers or number in self.voicemail
+
+    def is_voicemail(self, number: str) -> bool:
+        """Whether `number` is one of the phones whose voicemail picks up."""
+        return number in self.voicemail
 
     def dispatcher_hears(self, line: str) -> None:
         """Print the whisper when echoing."""
@@ -169,6 +179,7 @@ class InteractiveCaller:
         self.input_fn = input_fn
         self.output_fn = output_fn
         self._pending: Answer | None = None
+        self._voicemail: set[str] = set()
 
     def _ask(self, prompt: str) -> str | None:
         """Read a line; None when input ends (Ctrl-D), which the caller takes as hanging up."""
@@ -218,9 +229,16 @@ class InteractiveCaller:
         return parsed if isinstance(parsed, Answer) else None
 
     def answers_transfer(self, number: str) -> bool:
-        """Ask whether the dispatcher at `number` picks up."""
-        line = self._ask(f"  > dispatcher phone {number} rings. Answer? [Y/n]: ")
+        """Ask whether the dispatcher at `number` picks up, or their voicemail does."""
+        line = self._ask(f"  > dispatcher phone {number} rings. Answer? [Y/n, v = its voicemail picks up]: ")
+        if line is not None and line.lower() == "v":
+            self._voicemail.add(number)
+            return True
         return line is not None and line.lower() in ("", "y", "yes")
+
+    def is_voicemail(self, number: str) -> bool:
+        """Whether the person at the terminal chose the voicemail for `number`."""
+        return number in self._voicemail
 
     def dispatcher_hears(self, line: str) -> None:
         """Print the whisper, marked as the dispatcher's."""

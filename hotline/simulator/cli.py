@@ -89,6 +89,13 @@ def make_simulate_command(
         "--url", default=None, help="The app's base URL, as Twilio calls it (default: the app's HOTLINE_PUBLIC_URL)."
     )
     @click.option("--no-dispatcher", is_flag=True, help="Dispatchers do not answer transfers.")
+    @click.option(
+        "--voicemail",
+        "voicemail",
+        multiple=True,
+        metavar="NUMBER",
+        help="This dispatcher phone is picked up by its voicemail (repeatable).",
+    )
     @click.option("--from", "from_", default="+15555550100", show_default=True, help="The caller's number.")
     @click.option(
         "--twilio-url",
@@ -103,6 +110,7 @@ def make_simulate_command(
         wavs: tuple[Path, ...],
         url: str | None,
         no_dispatcher: bool,
+        voicemail: tuple[str, ...],
         from_: str,
         twilio_url: str | None,
         wait: float,
@@ -121,7 +129,13 @@ def make_simulate_command(
                 parse_keys(keys or "")
             except ValueError as exc:
                 raise click.BadParameter(str(exc), param_hint="--keys") from None
-            caller = ScriptedCaller(keys or "", [*says, *wavs], dispatcher_answers=not no_dispatcher, echo=click.echo)
+            caller = ScriptedCaller(
+                keys or "",
+                [*says, *wavs],
+                dispatcher_answers=not no_dispatcher,
+                echo=click.echo,
+                voicemail=voicemail,
+            )
         configured = twilio_url or (twilio_api_base_url() if twilio_api_base_url else None)
         configured = configured or os.environ.get("TWILIO_API_BASE_URL")
         address = media_address(configured)

@@ -20,6 +20,8 @@ INVALID_ROOT = 12102
 _VALID_BUT_UNSUPPORTED = frozenset(
     {"Connect", "Echo", "Enqueue", "Leave", "Message", "Pay", "Prompt", "Queue", "Refer", "Sms", "Start", "Stop"}
 )
+# Twilio rings at most ten <Number>s in one <Dial>.
+MAX_NUMBERS = 10
 _DIAL_NOUNS_UNSUPPORTED = frozenset({"Client", "Conference", "Queue", "Sip", "Application", "WhatsApp"})
 
 
@@ -94,11 +96,12 @@ class Redirect:
 
 @dataclass(frozen=True)
 class Number:
-    """One phone number in a <Dial>, with its optional whisper URL."""
+    """One phone number in a <Dial>, with its optional whisper URL and machine detection."""
 
     number: str
     url: str | None = None
     method: str = "POST"
+    machine_detection: str | None = None
 
 
 @dataclass(frozen=True)
@@ -218,7 +221,7 @@ def _dial(el: ET.Element) -> Dial:
     numbers: list[Number] = []
     for child in el:
         if child.tag == "Number":
-            numbers.append(Number(_text(child), child.get("url"), _method(child)))
+            numbers.append(Number(_text(child), child.get("url"), _method(child), child.get("machineDetection")))
         elif child.tag in _DIAL_NOUNS_UNSUPPORTED:
             raise TwimlError(f"<Dial><{child.tag}> is valid TwiML but the simulator does not play it", code=None)
         else:
@@ -229,6 +232,9 @@ def _dial(el: ET.Element) -> Dial:
         numbers.insert(0, Number(bare))
     if not numbers:
         raise TwimlError("<Dial> has nothing to dial")
+    if len(numbers) > MAX_NUMBERS:
+        # Twilio documents at most ten; it does not say what it does with more, so refuse.
+        raise TwimlError(f"<Dial> has {len(numbers)} <Number>s; Twilio rings at most {MAX_NUMBERS}", code=None)
     return Dial(
         action=el.get("action"),
         method=_method(el),

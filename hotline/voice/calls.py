@@ -214,12 +214,11 @@ _FAIL_RECORDING = (
 )
 
 
-def note_transfer_answered(session: Session, call: Call, turn: int) -> bool:
-    """Record once that a dispatcher accepted the transfer of `turn`, while it is live.
+def _transfer_live(session: Session, call: Call, turn: int) -> bool:
+    """Whether the transfer wave of `turn` is still ringing; takes the call row's write lock.
 
-    The conditional no-op UPDATE both checks that this transfer is still ringing and takes
-    the call row's write lock (SQLite and PostgreSQL alike), so of two twin requests the
-    second waits, then sees the first one's event and adds none.
+    The conditional no-op UPDATE both checks and locks (SQLite and PostgreSQL alike), so of
+    two twin requests the second waits, then sees the first one's event and adds none.
     """
     live = cast(
         "CursorResult[Any]",
@@ -230,15 +229,56 @@ def note_transfer_answered(session: Session, call: Call, turn: int) -> bool:
             .execution_options(synchronize_session=False)
         ),
     )
-    if live.rowcount != 1:
+    return live.rowcount == 1
+
+
+def _details(session: Session, call: Call, kind: str) -> list[dict[str, Any]]:
+    return list(session.scalars(select(Event.detail).where(Event.report_id == call.report_id, Event.kind == kind)))
+
+
+def note_transfer_answered(session: Session, call: Call, turn: int) -> bool:
+    """Record once that a dispatcher accepted the transfer of `turn`, while it is live."""
+    if not _transfer_live(session, call, turn):
         return False  # a late request: that transfer is over
-    noted = session.scalars(
-        select(Event.detail).where(Event.report_id == call.report_id, Event.kind == "transfer_answered")
-    )
-    if any(detail.get("turn") == turn for detail in noted):
+    if any(detail.get("turn") == turn for detail in _details(session, call, "transfer_answered")):
         return False
     add_event(session, call.report_id, "transfer_answered", {"turn": turn})
     return True
+
+
+def note_transfer_picked_up(session: Session, call: Call, turn: int, position: int, machine: bool) -> bool:
+    """Record once that the phone at `position` of the group picked up in the wave of `turn`.
+
+    Twilio hangs up the wave's other phones at that moment, so if this one does not accept
+    (a voicemail, a dispatcher who lets the announcement time out) the dial webhook knows
+    whom to count as tried and whom to ring again. The position, never the number, is kept.
+    """
+    if not _transfer_live(session, call, turn):
+        return False
+    noted = _details(session, call, "transfer_picked_up")
+    if any(d.get("turn") == turn and d.get("position") == position for d in noted):
+        return False
+    add_event(session, call.report_id, "transfer_picked_up", {"turn": turn, "position": position, "machine": machine})
+    return True
+
+
+def wave_outcome(session: Session, call: Call, turn: int) -> tuple[set[int], bool]:
+    """The phones that picked up in the wave of `turn`, and whether a dispatcher accepted."""
+    rows = session.execute(
+        select(Event.kind, Event.detail).where(
+            Event.report_id == call.report_id, Event.kind.in_(("transfer_picked_up", "transfer_answered"))
+        )
+    )
+    picked: set[int] = set()
+    accepted = False
+    for kind, detail in rows:
+        if detail.get("turn") != turn:
+            continue
+        if kind == "transfer_answered":
+            accepted = True
+        elif isinstance(detail.get("position"), int):
+            picked.add(detail["position"])
+    return picked, accepted
 
 
 def end_call(session: Session, call: Call, status: str, duration: str | None) -> bool:

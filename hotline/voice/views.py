@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 
 from flask import Blueprint, Response, abort, g, request
+from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.exceptions import HTTPException
 
@@ -26,6 +28,8 @@ _SID = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
 FETCH_JOB = "workers.recordings.fetch_recording"
 FINALIZE_JOB = "workers.reports.finalize_report"
 ON_CALL_JOB = "workers.reports.alert_on_call"
+# Twilio's AnsweredBy values for a voicemail or fax ("human" and "unknown" hear the whisper).
+MACHINE_ANSWERS = frozenset({"machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other", "fax"})
 
 
 # Callbacks that carry data and expect no TwiML: a failure must not be answered 200, or
@@ -151,7 +155,9 @@ def dial_result(turn: int) -> Response:
         return _replay(call, line)
     state = calls.state_of(call)
     status = g.params.get("DialCallStatus", "")
-    outcome = line.engine.handle_dial(state, status)
+    # Who picked up in this wave and whether they accepted: written by the whisper requests.
+    picked_up, accepted = calls.wave_outcome(db.session, call, turn)
+    outcome = line.engine.handle_dial(state, status, picked_up, accepted, caller_gone=call.ended_at is not None)
     response = _finish(call, state, outcome)
     if any(effect.kind == "transfer_failed" for effect in outcome.effects):
         # Nobody took the caller: wake the on-call person (after the commit, as always).
@@ -234,53 +240,64 @@ def call_status() -> Response:
     return no_content()
 
 
-@bp.post("/whisper/<hotline_id>", defaults={"turn": None})
-@bp.post("/whisper/<hotline_id>/<int:turn>")
-def whisper(hotline_id: str, turn: int | None) -> Response:
+@bp.post("/whisper/<hotline_id>", defaults={"turn": None, "phone": None})
+@bp.post("/whisper/<hotline_id>/<int:turn>", defaults={"phone": None})
+@bp.post("/whisper/<hotline_id>/<int:turn>/<int:phone>")
+def whisper(hotline_id: str, turn: int | None, phone: int | None) -> Response:
     """Private announcement for the dispatcher who answers: the hotline's name, never the caller."""
     line = runtime.get().lines.by_id(hotline_id)
     if line is None:
         abort(404, "unknown hotline")
-    return twiml(line.engine.whisper(line.name, turn))
+    # Twilio's answering-machine detection (when the group enables it) names a voicemail.
+    machine = g.params.get("AnsweredBy", "") in MACHINE_ANSWERS
+    if turn is not None and phone is not None:
+        _on_dispatcher_leg(
+            hotline_id, lambda session, call: calls.note_transfer_picked_up(session, call, turn, phone, machine)
+        )
+    if machine:
+        response = VoiceResponse()
+        response.hangup()  # the dial webhook then rings the phones not yet tried
+        return twiml(response)
+    return twiml(line.engine.whisper(line.name, turn, phone))
 
 
-@bp.post("/whisper/<hotline_id>/answer", defaults={"turn": None})
-@bp.post("/whisper/<hotline_id>/<int:turn>/answer")
-def whisper_answer(hotline_id: str, turn: int | None) -> Response:
+@bp.post("/whisper/<hotline_id>/answer", defaults={"turn": None, "phone": None})
+@bp.post("/whisper/<hotline_id>/<int:turn>/answer", defaults={"phone": None})
+@bp.post("/whisper/<hotline_id>/<int:turn>/<int:phone>/answer")
+def whisper_answer(hotline_id: str, turn: int | None, phone: int | None) -> Response:
     """Bridge the call when the dispatcher pressed 1; otherwise hang up their leg."""
     response = VoiceResponse()
     if g.params.get("Digits") != "1":
         response.hangup()
     elif turn is not None:  # URLs without a turn come from TwiML rendered before it existed
-        _note_answered(hotline_id, turn)
+        _on_dispatcher_leg(hotline_id, lambda session, call: calls.note_transfer_answered(session, call, turn))
     return twiml(response)
 
 
-def _note_answered(hotline_id: str, turn: int) -> None:
-    """Mark the caller's call "transfer answered" for the dispatchers' console.
+def _on_dispatcher_leg(hotline_id: str, note: Callable[[Session, Call], bool]) -> None:
+    """Note something on the caller's call from a request on a dispatcher's leg.
 
-    This request is on the dispatcher's leg; Twilio names the caller's call in
-    ParentCallSid. Nothing of the dispatcher's leg (their number is `To`) is stored. A
-    failure here must not stop the bridge, so it is logged and the dispatcher still
-    connects.
+    Twilio names the caller's call in ParentCallSid. Nothing of the dispatcher's leg (their
+    number is `To`) is stored. A failure here must not stop the whisper or the bridge, so it
+    is logged and the dispatcher is still announced and connected.
     """
     parent = g.params.get("ParentCallSid", "")
     if not _SID.match(parent):
-        log.warning("whisper answer without a ParentCallSid on %s; transfer not marked", request.path)
+        log.warning("dispatcher leg without a ParentCallSid on %s; transfer not marked", request.path)
         return
     session = db.session
     try:
         call = calls.find_call(session, parent)
-        if call is not None and call.hotline_id == hotline_id and calls.note_transfer_answered(session, call, turn):
+        if call is not None and call.hotline_id == hotline_id and note(session, call):
             session.commit()
         else:
             session.rollback()
-    except Exception:  # whatever failed, the dispatcher must still be bridged
-        log.exception("could not mark the transfer of call %s answered", parent)
+    except Exception:  # whatever failed, the dispatcher must still be announced and bridged
+        log.exception("could not mark the transfer of call %s on %s", parent, request.path)
         try:
             session.rollback()
         except Exception:  # noqa: BLE001 - the database may be the thing that failed
-            log.warning("rollback failed after a whisper answer")
+            log.warning("rollback failed on a dispatcher leg")
 
 
 @bp.post("/salvage/<hotline_id>")

@@ -10,7 +10,7 @@ import yaml
 from flask import Flask
 
 from hotline.flows.engine import CallState, Context, Engine
-from hotline.flows.loader import FlowError, load_flow, parse_flow
+from hotline.flows.loader import FlowError, check_all, load_flow, parse_flow
 from hotline.flows.twiml import Timing, Transfer, Urls
 from hotline.settings import load_settings
 from tests.voice.driver import assert_no_dead_end
@@ -165,3 +165,76 @@ def test_flows_check_command_reports_a_broken_file(app: Flask, tmp_path: Path) -
     (tmp_path / "safe_schools.yaml").write_text(yaml.safe_dump(broken))
     with pytest.raises(FlowError, match="nowhere"):
         create_app(settings)  # a hotline's own flow broken: the app refuses to start
+
+
+@pytest.mark.parametrize(
+    ("code", "voice", "language", "expected"),
+    [
+        ("en", "Polly.Joana", "en-US", "'Polly.Joana' is not a known Twilio voice (did you mean 'Polly.Joanna'?)"),
+        ("es", "Polly.Lupe", "en-US", "voice 'Polly.Lupe' speaks es-US, not en-US"),
+        ("en", "Polly.Joanna", "es-US", "voice 'Polly.Joanna' speaks en-US, not es-US; es-US voices: Polly.Lupe"),
+        ("es", "Google.en-US-Neural2-A", "es-US", "speaks en-US, not es-US"),
+        ("en", "alice", "en-US", "voice 'alice' is not a known Twilio voice"),
+    ],
+)
+def test_a_voice_twilio_would_refuse_is_named(code: str, voice: str, language: str, expected: str) -> None:
+    doc = _base()
+    doc["languages"][code] = {**doc["languages"][code], "voice": voice, "language": language}
+    message = _error(doc)
+    assert message.startswith(f"broken.yaml: languages.{code}: ") and expected in message
+
+
+@pytest.mark.parametrize(
+    ("voice", "language"),
+    [("Polly.Joanna-Neural", "en-US"), ("Polly.Mia", "es-MX"), ("Google.es-US-Neural2-B", "es-US")],
+)
+def test_voices_twilio_speaks_are_accepted(voice: str, language: str) -> None:
+    doc = _base()
+    doc["languages"]["es"] = {**doc["languages"]["es"], "voice": voice, "language": language}
+    parse_flow(yaml.safe_dump(doc), "ok.yaml", SETTINGS.hotline("safe_schools"))
+
+
+def test_a_hotline_without_dispatchers_may_not_offer_press_0() -> None:
+    hotline = SETTINGS.hotline("safe_schools")
+    assert hotline is not None
+    alone = hotline.model_copy(update={"dispatcher_group": None})
+    with pytest.raises(FlowError) as info:
+        parse_flow(yaml.safe_dump(_base()), "broken.yaml", alone)
+    assert str(info.value).startswith("broken.yaml: dispatcher_key: hotline 'safe_schools' has no dispatcher_group")
+    doc = _base()
+    doc["dispatcher_key"] = None  # a flow that offers no dispatcher is fine without one
+    assert parse_flow(yaml.safe_dump(doc), "ok.yaml", alone).dispatcher_key is None
+
+
+def test_flows_check_and_start_up_refuse_a_misspelt_voice(app: Flask, tmp_path: Path) -> None:
+    from hotline import create_app
+    from hotline.extensions import runtime
+
+    for path in FLOW_FILES:
+        (tmp_path / path.name).write_text(path.read_text())
+    flow = _base()
+    flow["languages"]["en"]["voice"] = "Polly.Joana"
+    (tmp_path / "crime_tips.yaml").write_text(yaml.safe_dump(flow, allow_unicode=True))
+    settings = runtime.get(app).settings.model_copy(update={"flows_dir": str(tmp_path)})
+    result = create_app(settings).test_cli_runner().invoke(args=["flows", "check"])
+    assert result.exit_code == 1
+    assert "crime_tips.yaml: languages.en: voice 'Polly.Joana' is not a known Twilio voice" in result.output
+    (tmp_path / "safe_schools.yaml").write_text(yaml.safe_dump(flow, allow_unicode=True))
+    with pytest.raises(FlowError, match=r"Polly\.Joana"):
+        create_app(settings)
+
+
+def test_flows_check_and_start_up_refuse_press_0_without_dispatchers(app: Flask, tmp_path: Path) -> None:
+    from hotline import create_app
+    from hotline.extensions import runtime
+
+    for path in FLOW_FILES:
+        (tmp_path / path.name).write_text(path.read_text())
+    base = runtime.get(app).settings
+    hotlines = [h.model_copy(update={"dispatcher_group": None}) if h.id == "prea" else h for h in base.hotlines]
+    settings = base.model_copy(update={"flows_dir": str(tmp_path), "hotlines": hotlines})
+    errors = check_all(tmp_path, hotlines)
+    assert len(errors) == 1 and errors[0].startswith(f"hotline prea: {tmp_path / 'prea.yaml'}: dispatcher_key: ")
+    assert "hotline 'prea' has no dispatcher_group" in errors[0]
+    with pytest.raises(FlowError, match="hotline 'prea' has no dispatcher_group"):
+        create_app(settings)

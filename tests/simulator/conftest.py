@@ -28,6 +28,8 @@ BROKEN = "+13145550002"  # answers 500
 LOOP = "+13145550003"  # redirects to itself forever
 GET_REDIRECT = "+13145550004"  # a Redirect with method GET
 DISPATCHER = "+13145550911"
+# Rung with DISPATCHER, with Twilio's answering-machine detection on.
+SECOND_DISPATCHER = "+13145550912"
 
 
 @dataclass
@@ -130,6 +132,7 @@ def build_app(state: FakeApp) -> Flask:
         response.say("Connecting you to a dispatcher.")
         dial = Dial(action="/voice/dial-done", caller_id=HOTLINE, timeout=20, answer_on_bridge=True)
         dial.number(DISPATCHER, url="/voice/whisper", method="POST")
+        dial.number(SECOND_DISPATCHER, url="/voice/whisper", method="POST", machine_detection="Enable")
         response.append(dial)
         return twiml(response)
 

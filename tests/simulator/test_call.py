@@ -8,6 +8,7 @@ import wave
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from hotline.simulator.call import CallResult, SimulatedCall
 from hotline.simulator.callers import ScriptedCaller
@@ -21,6 +22,7 @@ from tests.simulator.conftest import (
     GET_REDIRECT,
     HOTLINE,
     LOOP,
+    SECOND_DISPATCHER,
     FakeApp,
 )
 
@@ -129,6 +131,35 @@ def test_dispatcher_who_does_not_press_1_has_not_answered(fake_app: FakeApp, fak
     assert fake_app.one("/voice/whisper")
     assert not fake_app.at("/voice/whisper/answer")
     assert fake_app.one("/voice/dial-done").params["DialCallStatus"] == "no-answer"
+
+
+def test_the_first_phone_to_pick_up_ends_the_ringing_even_a_voicemail(
+    fake_app: FakeApp, fake_twilio: FakeTwilio
+) -> None:
+    caller = ScriptedCaller(keys="1", says=["0"], voicemail=[DISPATCHER])
+    result = call(fake_app, fake_twilio, caller)
+
+    assert result.ok, result.errors
+    whisper = fake_app.one("/voice/whisper")  # the second phone was hung up on, never announced
+    assert whisper.params["To"] == DISPATCHER and "AnsweredBy" not in whisper.params
+    assert not fake_app.at("/voice/whisper/answer")  # a voicemail presses nothing
+    assert fake_app.one("/voice/dial-done").params["DialCallStatus"] == "no-answer"
+    assert any(line.startswith("(voicemail) [Say en-US] A call from the test line") for line in result.transcript)
+
+
+class _SecondPhoneOnly(ScriptedCaller):
+    def answers_transfer(self, number: str) -> bool:
+        return number == SECOND_DISPATCHER
+
+
+@pytest.mark.parametrize(("voicemail", "answered_by"), [((), "human"), ((SECOND_DISPATCHER,), "machine_start")])
+def test_machine_detection_tells_the_whisper_who_answered(
+    fake_app: FakeApp, fake_twilio: FakeTwilio, voicemail: tuple[str, ...], answered_by: str
+) -> None:
+    call(fake_app, fake_twilio, _SecondPhoneOnly(keys="1", says=["0"], voicemail=voicemail))
+
+    whisper = fake_app.one("/voice/whisper")
+    assert whisper.params["To"] == SECOND_DISPATCHER and whisper.params["AnsweredBy"] == answered_by
 
 
 def test_skip_and_dispatcher_keys_at_a_question(fake_app: FakeApp, fake_twilio: FakeTwilio) -> None:

@@ -7,7 +7,7 @@ import socket
 from click.testing import CliRunner
 
 from hotline.simulator.cli import make_simulate_command, media_address
-from tests.simulator.conftest import ACCOUNT_SID, AUTH_TOKEN, DEAD_END, HOTLINE, FakeApp
+from tests.simulator.conftest import ACCOUNT_SID, AUTH_TOKEN, DEAD_END, DISPATCHER, HOTLINE, FakeApp
 
 NUMBERS = {"test_line": HOTLINE, "dead_end": DEAD_END}
 
@@ -61,6 +61,22 @@ def test_interactive_call(fake_app: FakeApp) -> None:
     assert result.exit_code == 0, result.output
     assert "Press 1 to leave a tip." in result.output
     assert fake_app.one("/voice/dial-done").params["DialCallStatus"] == "completed"
+
+
+def test_a_dispatcher_voicemail_picks_up(fake_app: FakeApp) -> None:
+    command = make_simulate_command(resolve)
+
+    args = ["test_line", "--url", fake_app.url, "--keys", "1", "--say", "0", "--voicemail", DISPATCHER, "--wait", "0"]
+    result = CliRunner().invoke(command, args)
+
+    assert result.exit_code == 0, result.output
+    assert "voicemail picks up" in result.output and "A call from the test line" in result.output
+    assert fake_app.one("/voice/dial-done").params["DialCallStatus"] == "no-answer"
+    # Interactively, "v" chooses the voicemail.
+    fake_app.received.clear()
+    result = CliRunner().invoke(command, ["test_line", "--url", fake_app.url, "--wait", "0"], input="1\n0\nv\n")
+    assert result.exit_code == 0, result.output
+    assert fake_app.one("/voice/dial-done").params["DialCallStatus"] == "no-answer"
 
 
 def test_unknown_hotline_and_bad_keys(fake_app: FakeApp) -> None:

@@ -123,6 +123,13 @@ def test_valid_twiml_the_simulator_does_not_play_is_refused_without_blaming_the_
     assert caught.value.code is None
 
 
+def test_a_dial_of_more_than_ten_numbers_is_refused() -> None:
+    numbers = "".join(f"<Number>+1314555{n:04d}</Number>" for n in range(11))
+    assert len(parse(f"<Response><Dial>{numbers[: numbers.rindex('<Number>')]}</Dial></Response>")[0].numbers) == 10
+    with pytest.raises(TwimlError, match="11 <Number>s; Twilio rings at most 10"):
+        parse(f"<Response><Dial>{numbers}</Dial></Response>")
+
+
 def test_empty_response_is_valid() -> None:
     assert parse('<?xml version="1.0" encoding="UTF-8"?><Response />') == []
 

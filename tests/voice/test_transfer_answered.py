@@ -23,17 +23,18 @@ from tests.conftest import AUTH_TOKEN, SAFE_SCHOOLS, RedisServer, TwilioClient, 
 from tests.voice.driver import CALLER, VoiceCall, sid
 
 DISPATCHER = "+13146150911"
+SECOND = "+13146150912"  # the group's other phone
 
 
-def dispatcher_leg(call: VoiceCall, leg_sid: str, **extra: str) -> dict[str, str]:
+def dispatcher_leg(call: VoiceCall, leg_sid: str, to: str = DISPATCHER, **extra: str) -> dict[str, str]:
     return {
         "CallSid": leg_sid,
         "ParentCallSid": call.call_sid,
         "AccountSid": "AC" + "1" * 32,
         "From": SAFE_SCHOOLS,
-        "To": DISPATCHER,
+        "To": to,
         "Caller": SAFE_SCHOOLS,
-        "Called": DISPATCHER,
+        "Called": to,
         "CallStatus": "in-progress",
         "Direction": "outbound-dial",
         "ApiVersion": "2010-04-01",
@@ -41,13 +42,13 @@ def dispatcher_leg(call: VoiceCall, leg_sid: str, **extra: str) -> dict[str, str
     }
 
 
-def whisper(twilio: TwilioClient, call: VoiceCall) -> tuple[str, str]:
-    """Run the whisper of the <Dial> the caller hears now; return the leg and its answer URL."""
+def whisper(twilio: TwilioClient, call: VoiceCall, to: str = DISPATCHER, **extra: str) -> tuple[str, str]:
+    """Pick up `to` in the <Dial> the caller hears now; return the leg and its whisper's answer URL."""
     assert call.doc is not None
-    number = call.doc.first("Dial").find("Number")
-    assert number is not None and number.text == DISPATCHER
+    number = next((n for n in call.doc.first("Dial").iter("Number") if n.text == to), None)
+    assert number is not None, f"{to} is not rung now"
     leg = sid("CA")
-    response = twilio.post(number.attrib["url"], dispatcher_leg(call, leg))
+    response = twilio.post(number.attrib["url"], dispatcher_leg(call, leg, to, **extra))
     assert response.status_code == 200
     gather = ET.fromstring(response.data).find("Gather")
     assert gather is not None
@@ -55,7 +56,8 @@ def whisper(twilio: TwilioClient, call: VoiceCall) -> tuple[str, str]:
 
 
 def press(twilio: TwilioClient, call: VoiceCall, leg: str, url: str, digits: str, **extra: str) -> ET.Element:
-    response = twilio.post(url, dispatcher_leg(call, leg, Digits=digits, **extra))
+    to = extra.pop("To", DISPATCHER)
+    response = twilio.post(url, dispatcher_leg(call, leg, to, Digits=digits, **extra))
     assert response.status_code == 200 and response.mimetype == "text/xml"
     root = ET.fromstring(response.data)
     assert root.tag == "Response"
@@ -106,12 +108,26 @@ def test_another_key_hangs_up_the_dispatcher_and_marks_nothing(app: Flask, twili
     assert answered(app) == []
 
 
+def test_an_answer_from_an_earlier_wave_does_not_mark_the_next(app: Flask, twilio: TwilioClient) -> None:
+    call = ringing(twilio)
+    first_leg, first_url = whisper(twilio, call)
+    doc = call.dial_result("no-answer")  # the first phone picked up, nobody pressed 1 in time
+    assert [n.text for n in doc.first("Dial").iter("Number")] == [SECOND]  # the next wave
+    press(twilio, call, first_leg, first_url, "1", To=DISPATCHER)  # the first whisper's answer, late
+    assert answered(app) == []
+    leg, url = whisper(twilio, call, SECOND)
+    assert url != first_url
+    press(twilio, call, leg, url, "1", To=SECOND)
+    assert answered(app) == [{"turn": the_call(app).turn}]
+
+
 def test_an_answer_from_an_earlier_transfer_does_not_mark_the_next(app: Flask, twilio: TwilioClient) -> None:
     call = ringing(twilio)
     first_leg, first_url = whisper(twilio, call)
-    call.dial_result("no-answer")  # nobody pressed 1 in time
+    call.dial_result("no-answer")
+    call.dial_result("no-answer")  # the second wave rang out too: back to the flow
     call.press("0")  # the caller asks again
-    press(twilio, call, first_leg, first_url, "1")  # the first whisper's answer, late
+    press(twilio, call, first_leg, first_url, "1")  # the first transfer's answer, late
     assert answered(app) == []
     leg, url = whisper(twilio, call)
     assert url != first_url
