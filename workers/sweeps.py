@@ -10,6 +10,7 @@ from hotline.extensions import db
 from hotline.models import Assignment, Call, Event, Notification, Recording, Report, utcnow
 from hotline.pipeline.assign import due_assignments, escalate
 from hotline.voice.calls import end_call
+from workers.alerts import alert_fetch_outage
 from workers.common import enqueue, event, job, log, queue_for, services, settings
 from workers.recordings import FETCH, FINALIZE, SETTLED, TRANSCRIBE
 from workers.reports import ON_CALL, enqueue_notify, plan, unalerted_transfers
@@ -25,8 +26,14 @@ ON_CALL_WINDOW = timedelta(hours=24)
 def reconcile() -> int:
     """Enqueue every piece of work the database says is pending; live jobs are not doubled."""
     count = 0
+    now = utcnow()
     for rec in db.session.scalars(
-        select(Recording).where(Recording.status == "completed", Recording.fetch_state.not_in(SETTLED))
+        select(Recording).where(
+            Recording.status == "completed",
+            Recording.fetch_state.not_in(SETTLED),
+            # Twilio failing: wait out the recording's backoff (RQ's own retries come first).
+            or_(Recording.next_fetch_at.is_(None), Recording.next_fetch_at <= now),
+        )
     ):
         count += enqueue(queue_for(_urgency(rec.report_id)), FETCH, f"fetch-{rec.recording_sid}", rec.recording_sid)
     if settings().pipeline.delete_from_twilio:
@@ -84,7 +91,9 @@ def resend_notices() -> int:
             and_(Notification.assignment_id == Assignment.id, Notification.level == Assignment.level),
         )
         .where(
-            Notification.status != "sent",
+            # Not "rejected" (Twilio refused it for good) and not "sent"; an "unknown" SMS is
+            # looked up at Twilio by the job before any resend.
+            Notification.status.in_(("pending", "failed", "unknown")),
             # An acknowledged escalation is not sent (notify_assignment skips it).
             or_(Assignment.level == 0, Assignment.acknowledged_at.is_(None)),
         )
@@ -165,6 +174,7 @@ def apply_retention() -> int:
 def sweep() -> dict[str, int]:
     """Run every periodic duty once."""
     result = {"enqueued": reconcile(), "escalated": escalate_overdue(), "shredded": apply_retention()}
+    alert_fetch_outage()
     if any(result.values()):
         log.info("sweep: %s", result)
     return result
