@@ -146,7 +146,8 @@ class TwilioApi:
                 last = exc
             self._pause(attempt)
         status = last.status if isinstance(last, TwilioError) else None
-        raise TwilioError(f"GET failed after {self.attempts} attempts: {last}", retryable=True, status=status)
+        what = f"{type(last).__name__}: {last}"  # e.g. "ConnectionError: ... Connection refused"
+        raise TwilioError(f"download failed after {self.attempts} attempts: {what}", retryable=True, status=status)
 
     def credentials_accepted(self) -> bool:
         """Whether Twilio accepts our account SID and auth token (GET the Account resource).

@@ -55,6 +55,15 @@ class _Recording:
     created: str = field(default_factory=lambda: formatdate(usegmt=True))
 
 
+# Twilio's documented magic "To" numbers, which fail the way a real bad number does.
+_BAD_TO = {
+    "+15005550001": (21211, "Invalid 'To' Phone Number"),
+    "+15005550002": (21612, "The 'To' phone number is not currently reachable via SMS."),
+    "+15005550004": (21610, "Attempt to send to unsubscribed recipient"),
+    "+15005550009": (21614, "'To' number is not a valid mobile number"),
+}
+
+
 def _error(status: int, code: int, message: str) -> dict[str, Any]:
     """Twilio's JSON error body."""
     more_info = f"https://www.twilio.com/docs/errors/{code}"
@@ -313,6 +322,8 @@ class FakeTwilio:
             return _json(400, _error(400, 21603, "A 'From' phone number is required."))
         if not text and "MediaUrl" not in form:
             return _json(400, _error(400, 21602, "Message body is required."))
+        if to in _BAD_TO:
+            return _json(400, _error(400, *_BAD_TO[to]))
         sid = "SM" + uuid.uuid4().hex
         now = formatdate(usegmt=True)
         message: dict[str, Any] = {
