@@ -118,7 +118,7 @@ class PipelineSettings(_Strict):
     fetch_attempts: int = Field(default=5, ge=1, le=20)
     # Transient failures (network, timeouts, 5xx, 429, a rejected auth token) are not
     # counted: they are retried with growing backoff (up to an hour apart) for this many
-    # days after the recording was made, then dead-lettered.
+    # days from the first failure, then dead-lettered.
     fetch_retry_days: int = Field(default=7, ge=1, le=365)
     # Administrators are alerted (once per outage) when downloads have failed this long.
     fetch_alert_minutes: int = Field(default=15, ge=1, le=1440)

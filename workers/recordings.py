@@ -143,8 +143,9 @@ def _fetch_and_store(rec: Recording) -> None:
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
         if isinstance(exc, TwilioError) and _transient(rec, exc):
-            # Twilio down or erring: kept for days at Twilio, so retried for days, uncounted.
-            if utcnow() - rec.created_at > timedelta(days=settings().pipeline.fetch_retry_days):
+            # Twilio down or erring: kept for days at Twilio, so retried for days, uncounted
+            # (from the first failure, so that `reports retry` gives a dead one a new window).
+            if utcnow() - (rec.failing_since or utcnow()) > timedelta(days=settings().pipeline.fetch_retry_days):
                 _give_up(rec, "dead", f"still failing after {settings().pipeline.fetch_retry_days} days: {error}")
                 return
             _retry_later(rec, error)

@@ -233,7 +233,8 @@ def _send(note: Notification, channel: Channel, notice: Notice) -> bool:
         log.warning("notification %s via %s failed: %s", note.id, note.channel, exc)
         return False
     except Exception as exc:  # noqa: BLE001 - each channel fails in its own way; retried
-        note.status, note.error = "failed", f"{type(exc).__name__}: {exc}"[:300]
+        # An SMS that failed in some other way (say, an unreadable 201) may have been sent.
+        note.status, note.error = "unknown" if sms else "failed", f"{type(exc).__name__}: {exc}"[:300]
         log.warning("notification %s via %s failed: %s", note.id, note.channel, exc)
         return False
     note.status, note.sent_at, note.error, note.error_code = "sent", utcnow(), None, None
