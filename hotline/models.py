@@ -102,6 +102,12 @@ class Recording(Base):
     sha256: Mapped[str | None] = mapped_column(String(64))
     stored_at: Mapped[datetime | None]
     deleted_from_twilio: Mapped[bool] = mapped_column(default=False)
+    # Twilio unreachable or erring (network, 5xx, 429): retried with growing backoff for
+    # `pipeline.fetch_retry_days`, not counted in `attempts`. `failing_since` starts the
+    # outage clock (report page, admin alert); the sweep re-queues at `next_fetch_at`.
+    transient_failures: Mapped[int] = mapped_column(default=0)
+    failing_since: Mapped[datetime | None]
+    next_fetch_at: Mapped[datetime | None]
     # none -> done | failed | unsupported; the text itself is encrypted in the blob store.
     transcript_state: Mapped[str] = mapped_column(String(16), default="none")
     transcript_key: Mapped[str | None] = mapped_column(String(200))
@@ -158,7 +164,35 @@ class Notification(Base):
     level: Mapped[int]
     channel: Mapped[str] = mapped_column(String(16))
     target: Mapped[str] = mapped_column(String(300))
+    # pending | sent | failed (retried by the sweep) | rejected (permanent, e.g. Twilio 21211:
+    # never retried) | unknown (an SMS whose POST may have reached Twilio: looked up before
+    # any resend, see workers.reports).
     status: Mapped[str] = mapped_column(String(16), default="pending")
     error: Mapped[str | None] = mapped_column(String(300))
+    # Twilio's error code (e.g. "21211") when it refused the SMS; its message is in `error`.
+    error_code: Mapped[str | None] = mapped_column(String(16))
+    # The SMS's MessageSid: a notice that has one is never sent again.
+    message_sid: Mapped[str | None] = mapped_column(String(64))
+    # When the last send began: an "unknown" notice is looked up at Twilio after this.
+    attempted_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+
+
+class SystemAlert(Base):
+    """An operational problem administrators were told about, once per occurrence.
+
+    One row per outage (e.g. kind "twilio_fetch", started_at = when the oldest failing
+    download began failing); `resolved_at` is set when it clears. The unique key keeps two
+    sweeps running at once from raising the same alert twice.
+    """
+
+    __tablename__ = "system_alerts"
+    __table_args__ = (UniqueConstraint("kind", "started_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[datetime]
+    raised_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None]
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)

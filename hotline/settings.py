@@ -150,7 +150,15 @@ class NotificationSettings(_Strict):
 
 class PipelineSettings(_Strict):
     delete_from_twilio: bool = True
+    # Counted download failures (404 after the call, 401/403 with working credentials, an
+    # invalid WAV, storage errors) before a recording is dead-lettered.
     fetch_attempts: int = Field(default=5, ge=1, le=20)
+    # Transient failures (network, timeouts, 5xx, 429, a rejected auth token) are not
+    # counted: they are retried with growing backoff (up to an hour apart) for this many
+    # days from the first failure, then dead-lettered.
+    fetch_retry_days: int = Field(default=7, ge=1, le=365)
+    # Administrators are alerted (once per outage) when downloads have failed this long.
+    fetch_alert_minutes: int = Field(default=15, ge=1, le=1440)
     max_recording_seconds: int = Field(default=3600, ge=10)
     reconcile_seconds: int = Field(default=30, ge=1, le=3600)
     # A job still "started" after this long is presumed abandoned by a dead worker and may

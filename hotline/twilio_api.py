@@ -3,6 +3,11 @@
 Everything that talks to Twilio goes through here, so tests point `TWILIO_API_BASE_URL` at a
 local server playing Twilio's part, and so a forged callback can never make us fetch an
 arbitrary URL: only URLs on the configured API host are accepted.
+
+Retries: GET and DELETE are repeated on network errors, 5xx and 429. A POST creates
+something (an SMS), so it is repeated only when it certainly never reached Twilio (the
+connection was refused or never opened) or Twilio refused it with 429; any other failure
+after the request may have been read raises `OutcomeUnknown`, never a blind resend.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 log = logging.getLogger(__name__)
 
@@ -26,11 +32,44 @@ _RECORDING_PATH = re.compile(r"^/2010-04-01/Accounts/(AC[0-9a-zA-Z]+)/Recordings
 
 
 class TwilioError(Exception):
-    """Twilio refused or failed a request; `retryable` says whether trying again may help."""
+    """Twilio refused or failed a request; `retryable` says whether trying again may help.
 
-    def __init__(self, message: str, *, retryable: bool) -> None:
+    `status` is the HTTP status (None for a network error); `code` and `twilio_message` are
+    Twilio's error code and message from its JSON error body (e.g. 21211, "Invalid 'To'
+    Phone Number"), kept so an admin sees why.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool,
+        status: int | None = None,
+        code: int | None = None,
+        twilio_message: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.retryable = retryable
+        self.status = status
+        self.code = code
+        self.twilio_message = twilio_message
+
+
+class OutcomeUnknown(TwilioError):
+    """A POST that may have reached Twilio (read timeout, dropped connection, 5xx).
+
+    Sending it again could create a second message: look it up first (`find_message`).
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, code: int | None = None) -> None:
+        super().__init__(message, retryable=True, status=status, code=code)
+
+
+class TooLarge(TwilioError):
+    """A download past the size cap: aborted, never held in memory whole."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=False)
 
 
 class ForbiddenUrl(TwilioError):
@@ -87,34 +126,68 @@ class TwilioApi:
             raise ForbiddenUrl("recording URL is not a recording of this account")
         return f"{self.base_url}{path}.wav"
 
+    def _pause(self, attempt: int) -> None:
+        if attempt + 1 < self.attempts:
+            time.sleep(self.backoff * 2**attempt)
+
     def _request(self, method: str, url: str, **kwargs: object) -> requests.Response:
-        """Send a request, retrying connection errors and 5xx/429 with exponential backoff."""
+        """Send a request, retrying what is safe to retry (see the module's docstring)."""
         last: Exception | None = None
+        status: int | None = None
         for attempt in range(self.attempts):
             try:
                 with self._session() as session:
                     response = session.request(method, url, timeout=self.timeout, **kwargs)  # type: ignore[arg-type]
             except requests.RequestException as exc:
+                if method == "POST" and not never_sent(exc):
+                    raise OutcomeUnknown(f"POST {urlsplit(url).path}: {type(exc).__name__}") from exc
                 last = exc
             else:
-                if response.status_code < 500 and response.status_code != 429:
+                status = response.status_code
+                if not _transient(status):
                     return response
-                last = TwilioError(f"{method} {urlsplit(url).path}: HTTP {response.status_code}", retryable=True)
-            if attempt + 1 < self.attempts:
-                time.sleep(self.backoff * 2**attempt)
-        raise TwilioError(f"{method} failed after {self.attempts} attempts: {last}", retryable=True)
+                if method == "POST" and status != 429:  # 429: refused, nothing was created
+                    raise OutcomeUnknown(f"POST {urlsplit(url).path}: HTTP {status}", status=status)
+                last = error_from(response, f"{method} {urlsplit(url).path}")
+            self._pause(attempt)
+        raise TwilioError(f"{method} failed after {self.attempts} attempts: {last}", retryable=True, status=status)
 
     def fetch_recording(self, recording_url: str, max_bytes: int = 200 * 1024 * 1024) -> bytes:
-        """Download a recording as WAV bytes (kept in memory; nothing touches disk)."""
+        """Download a recording as WAV bytes (kept in memory; nothing touches disk).
+
+        Streamed and aborted past `max_bytes`, so a huge or endless body never fills memory.
+        A 404 or 401/403 raises a non-retryable TwilioError carrying the status: whether it
+        is permanent is the caller's call (see workers.recordings).
+        """
         url = self.recording_media_url(recording_url)
-        response = self._request("GET", url)
-        if response.status_code == 404:
-            raise TwilioError("recording not found at Twilio", retryable=False)
-        if response.status_code != 200:
-            raise TwilioError(f"recording download: HTTP {response.status_code}", retryable=False)
-        if len(response.content) > max_bytes:
-            raise TwilioError("recording larger than allowed", retryable=False)
-        return response.content
+        last: Exception | None = None
+        for attempt in range(self.attempts):
+            try:
+                with self._session() as session, session.get(url, timeout=self.timeout, stream=True) as response:
+                    if response.status_code == 200:
+                        return _read_capped(response, max_bytes)
+                    if not _transient(response.status_code):
+                        raise error_from(response, "recording download", retryable=False)
+                    last = error_from(response, "recording download")
+            except requests.RequestException as exc:  # refused, timed out, cut off mid-body
+                last = exc
+            self._pause(attempt)
+        status = last.status if isinstance(last, TwilioError) else None
+        what = f"{type(last).__name__}: {last}"  # e.g. "ConnectionError: ... Connection refused"
+        raise TwilioError(f"download failed after {self.attempts} attempts: {what}", retryable=True, status=status)
+
+    def credentials_accepted(self) -> bool:
+        """Whether Twilio accepts our account SID and auth token (GET the Account resource).
+
+        Tells a recording Twilio refuses us (401/403 with working credentials: permanent)
+        from a wrong or rotated auth token (a misconfiguration an admin must fix).
+        """
+        response = self._request("GET", f"{self.base_url}/2010-04-01/Accounts/{self.account_sid}.json")
+        if response.status_code == 200:
+            return True
+        if response.status_code in (401, 403):
+            return False
+        raise error_from(response, "account check")
 
     def delete_recording(self, recording_url: str) -> bool:
         """Delete a recording from Twilio; True if deleted or already gone."""
@@ -189,9 +262,90 @@ class TwilioApi:
         return TwilioCall(sid=call_sid, to=str(body.get("to") or ""), status=str(body.get("status") or ""))
 
     def send_sms(self, to: str, from_: str, body: str) -> str:
-        """Send an SMS through the Messages API; return the message SID."""
+        """Send an SMS through the Messages API; return the message SID.
+
+        Raises OutcomeUnknown when Twilio may have created the message, and a TwilioError
+        (with Twilio's code) when it refused it: not retryable for e.g. 400 21211, a bad `To`.
+        """
         url = f"{self.base_url}/2010-04-01/Accounts/{self.account_sid}/Messages.json"
         response = self._request("POST", url, data={"To": to, "From": from_, "Body": body})
         if response.status_code not in (200, 201):
-            raise TwilioError(f"SMS: HTTP {response.status_code}", retryable=False)
+            # Nothing was created. A 401 is our auth token, which an admin fixes: try again
+            # then. Any other 4xx (21211 bad number, 21610 opted out...) is for good.
+            raise error_from(response, "SMS", retryable=response.status_code == 401)
         return str(response.json().get("sid", ""))
+
+    def find_message(
+        self, to: str, from_: str, body: str, exclude: set[str] | frozenset[str] = frozenset()
+    ) -> str | None:
+        """The SID of a message already created with this To, From and body, if Twilio has one.
+
+        Used before resending a message whose POST had an unknown outcome. `exclude` lists
+        SIDs already claimed by other notices with the same text. Looks at the newest page
+        only (Twilio lists newest first), which is where a message of minutes ago is.
+        """
+        url = f"{self.base_url}/2010-04-01/Accounts/{self.account_sid}/Messages.json"
+        response = self._request("GET", url, params={"To": to, "From": from_, "PageSize": 100})
+        if response.status_code != 200:
+            raise error_from(response, "message lookup")
+        for message in response.json().get("messages", []):
+            sid = str(message.get("sid", ""))
+            if message.get("body") == body and sid and sid not in exclude:
+                return sid
+        return None
+
+
+def _transient(status: int) -> bool:
+    return status >= 500 or status == 429
+
+
+def never_sent(exc: requests.RequestException) -> bool:
+    """Whether a request certainly never reached the server: no connection was made.
+
+    requests wraps urllib3's reason in its ConnectionError; a refused connection, a failed
+    name lookup and a connect timeout are the only cases where no byte of the request left.
+    """
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        reason = getattr(exc.args[0], "reason", None) if exc.args else None
+        return isinstance(reason, NewConnectionError | ConnectTimeoutError)
+    return False
+
+
+def error_from(response: requests.Response, what: str, *, retryable: bool | None = None) -> TwilioError:
+    """A TwilioError from an error response, with Twilio's code and message if it sent them."""
+    code: int | None = None
+    message: str | None = None
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = None
+    if isinstance(payload, dict):
+        raw_code = payload.get("code")
+        code = raw_code if isinstance(raw_code, int) else None
+        message = str(payload["message"])[:200] if payload.get("message") else None
+    status = response.status_code
+    detail = f"{what}: HTTP {status}" + (f" {code}" if code else "") + (f" {message}" if message else "")
+    return TwilioError(
+        detail,
+        retryable=_transient(status) if retryable is None else retryable,
+        status=status,
+        code=code,
+        twilio_message=message,
+    )
+
+
+def _read_capped(response: requests.Response, max_bytes: int) -> bytes:
+    """Read a streamed body, aborting as soon as it passes `max_bytes`."""
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise TooLarge(f"recording larger than allowed ({declared} bytes)")
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_content(chunk_size=64 * 1024):
+        size += len(chunk)
+        if size > max_bytes:
+            raise TooLarge(f"recording larger than allowed (over {max_bytes} bytes)")
+        chunks.append(chunk)
+    return b"".join(chunks)

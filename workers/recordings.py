@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import select
 
 from hotline.extensions import db
@@ -14,6 +16,8 @@ FETCH = "workers.recordings.fetch_recording"
 TRANSCRIBE = "workers.recordings.transcribe_recording"
 FINALIZE = "workers.reports.finalize_report"
 SETTLED = frozenset({"stored", "dead", "refused"})
+# Gaps between tries while Twilio is unreachable: doubling from a minute, at most an hour.
+BACKOFF_FIRST, BACKOFF_MAX = timedelta(minutes=1), timedelta(hours=1)
 
 
 def audio_key(rec: Recording) -> str:
@@ -82,6 +86,43 @@ def _give_up(rec: Recording, state: str, error: str) -> None:
     db.session.commit()
 
 
+def _transient(rec: Recording, exc: TwilioError) -> bool:
+    """Whether a Twilio failure may clear by itself (or by an admin's fix), so is not counted.
+
+    Network errors, timeouts, 5xx and 429 are. A 404 is, while the call is still going (the
+    media may not be there yet); after the call ended it means the recording is gone. A
+    401/403 is permanent only if Twilio accepts our credentials elsewhere (the Account
+    resource): then it is this recording Twilio refuses. If it refuses the credentials too,
+    the auth token is wrong or was rotated: a misconfiguration that must not dead-letter
+    every recording made meanwhile; they wait, and the outage alert tells an admin.
+    """
+    if exc.retryable:
+        return True
+    if exc.status == 404:
+        report = db.session.get(Report, rec.report_id)
+        return report is not None and report.call_ended_at is None
+    if exc.status in (401, 403):
+        try:
+            return not services().twilio.credentials_accepted()
+        except TwilioError:
+            return True  # Twilio unreachable for the check as well
+    return False
+
+
+def _retry_later(rec: Recording, error: str) -> None:
+    """Record a transient failure: uncounted, next try after a growing, capped backoff."""
+    now = utcnow()
+    rec.attempts -= 1  # counted before the try (so a crash counts); this one does not
+    rec.transient_failures += 1
+    rec.failing_since = rec.failing_since or now
+    gap = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** min(rec.transient_failures - 1, 16))
+    rec.next_fetch_at = now + gap
+    rec.fetch_state, rec.last_error = "retrying", error[:300]
+    db.session.commit()
+    # The report need not wait for Twilio: finalize_report decides whether to route it now.
+    enqueue("default", FINALIZE, f"finalize-{rec.report_id}-{rec.recording_sid}", rec.report_id)
+
+
 def _fetch_and_store(rec: Recording) -> None:
     """Download, check, encrypt, store and verify; retry by raising, dead-letter at the limit."""
     svc = services()
@@ -100,9 +141,18 @@ def _fetch_and_store(rec: Recording) -> None:
         _give_up(rec, "refused", str(exc))
         return
     except Exception as exc:
-        # Twilio, a bad WAV, the disk, a failed verification: all counted, so a fault that
-        # never clears ends dead-lettered (visible, retryable) instead of retried for ever.
         error = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, TwilioError) and _transient(rec, exc):
+            # Twilio down or erring: kept for days at Twilio, so retried for days, uncounted
+            # (from the first failure, so that `reports retry` gives a dead one a new window).
+            if utcnow() - (rec.failing_since or utcnow()) > timedelta(days=settings().pipeline.fetch_retry_days):
+                _give_up(rec, "dead", f"still failing after {settings().pipeline.fetch_retry_days} days: {error}")
+                return
+            _retry_later(rec, error)
+            raise  # RQ retries with backoff; after that the sweep, at next_fetch_at
+        # A permanent answer (404 after the call, 401/403 with working credentials), a bad
+        # WAV, the disk, a failed verification: counted, so a fault that never clears ends
+        # dead-lettered (visible, retryable) instead of retried for ever.
         if rec.attempts >= settings().pipeline.fetch_attempts:
             _give_up(rec, "dead", error)
             return
@@ -111,6 +161,7 @@ def _fetch_and_store(rec: Recording) -> None:
         raise  # RQ retries with backoff
     rec.blob_key, rec.sha256, rec.stored_at = key, digest, utcnow()
     rec.fetch_state, rec.last_error = "stored", None
+    rec.failing_since = rec.next_fetch_at = None
     event(rec.report_id, "recording_stored", recording_sid=rec.recording_sid, bytes=len(audio))
     db.session.commit()
 

@@ -8,15 +8,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hotline.extensions import db
-from hotline.models import Assignment, Event, Recording, Report, utcnow
+from hotline.models import Assignment, Event, Notification, Recording, Report, utcnow
 from hotline.pipeline.assign import assign, deadline, notice_for, plan_notifications
 from hotline.pipeline.classify import classify
-from hotline.pipeline.notify import Notice
+from hotline.pipeline.notify import Channel, Notice, SmsChannel
+from hotline.twilio_api import OutcomeUnknown, TwilioError
 from workers.common import enqueue, event, exclusive, job, log, queue_for, services, settings
 from workers.recordings import SETTLED, transcript_aad
 
 NOTIFY = "workers.reports.notify_assignment"
 ON_CALL = "workers.reports.alert_on_call"
+# An SMS whose POST had an unknown outcome is looked up at Twilio; only a lookup at least
+# this long after the attempt that does not find it lets it be sent again. Twilio creates
+# the Message before it answers, so by then a message it has is listed.
+LOOKUP_AFTER = timedelta(seconds=60)
 
 
 def is_complete(report: Report, recordings: list[Recording], grace: timedelta, now: datetime) -> bool:
@@ -25,6 +30,9 @@ def is_complete(report: Report, recordings: list[Recording], grace: timedelta, n
     Twilio can send a recording's callback after the call's final status: a recording still
     in progress holds the report back for `grace` after the call ended, then it is routed
     on what there is (a recording landing later re-classifies it, see finalize_report).
+    A recording Twilio will not hand over yet (an outage, retried for days) holds the report
+    for the same grace, and a critical one not at all: its deadline matters more than the
+    audio. It is routed marked "awaiting audio"; the audio, when it comes, re-classifies it.
     """
     if report.call_ended_at is None:
         return False
@@ -35,11 +43,20 @@ def is_complete(report: Report, recordings: list[Recording], grace: timedelta, n
             continue
         if rec.status != "completed":
             continue  # absent or failed at Twilio: nothing to fetch
+        if awaiting_twilio(rec):
+            if report.urgency != "critical" and now < report.call_ended_at + grace:
+                return False
+            continue
         if rec.fetch_state not in SETTLED:
             return False
         if rec.fetch_state == "stored" and rec.transcript_state == "none":
             return False
     return True
+
+
+def awaiting_twilio(rec: Recording) -> bool:
+    """A completed recording whose download keeps failing transiently (Twilio unreachable)."""
+    return rec.status == "completed" and rec.fetch_state not in SETTLED and rec.failing_since is not None
 
 
 def unclassified(rec: Recording) -> bool:
@@ -62,6 +79,10 @@ def finalize_report(report_id: int) -> str:
             return "waiting"
         _classify(report, recordings, "classified")
         assign(db.session, cfg, report)
+        waiting = [rec.recording_sid for rec in recordings if awaiting_twilio(rec)]
+        if waiting:
+            # Said on the timeline: routed before all its audio was in, not as if complete.
+            event(report.id, "routed_awaiting_audio", recordings=waiting)
     elif any(unclassified(rec) for rec in recordings):
         _reclassify(report, recordings, now)
     assignments = list(db.session.scalars(select(Assignment).where(Assignment.report_id == report_id)))
@@ -154,14 +175,8 @@ def notify_assignment(assignment_id: int, level: int) -> int:
     notice = notice_for(cfg, report, level)
     failures = []
     for note in pending:
-        try:
-            enabled[note.channel].send(note.target, notice)
-        except Exception as exc:  # noqa: BLE001 - each channel fails in its own way; retried
-            note.status, note.error = "failed", f"{type(exc).__name__}: {exc}"[:300]
+        if not _send(note, enabled[note.channel], notice):
             failures.append(note.channel)
-            log.warning("notification %s via %s failed: %s", note.id, note.channel, exc)
-        else:
-            note.status, note.sent_at, note.error = "sent", utcnow(), None
         db.session.commit()
     sent = sum(1 for n in pending if n.status == "sent")
     if sent:
@@ -176,6 +191,68 @@ def notify_assignment(assignment_id: int, level: int) -> int:
     if failures:
         raise RuntimeError(f"notification channels failed: {sorted(set(failures))}")
     return sent
+
+
+def _send(note: Notification, channel: Channel, notice: Notice) -> bool:
+    """Send one notice at most once; False if it should be tried again later.
+
+    An SMS is marked "unknown" and committed before its POST, so a worker killed mid-send
+    leaves a notice that is looked up at Twilio, never blindly sent twice.
+    """
+    if note.message_sid:
+        note.status = "sent"  # Twilio has it: never again
+        return True
+    sms = channel if isinstance(channel, SmsChannel) else None
+    if sms is not None and note.status == "unknown":
+        try:
+            found = sms.find(note.target, notice, _claimed_sids(note))
+        except TwilioError as exc:
+            log.warning("notification %s: could not look it up at Twilio: %s", note.id, exc)
+            return False
+        if found:
+            note.status, note.message_sid, note.sent_at, note.error = "sent", found, utcnow(), None
+            return True
+        if note.attempted_at is not None and utcnow() - note.attempted_at < LOOKUP_AFTER:
+            return False  # too soon to be sure Twilio does not have it
+    if sms is not None:
+        note.status, note.attempted_at = "unknown", utcnow()
+        db.session.commit()
+    try:
+        ref = channel.send(note.target, notice)
+    except OutcomeUnknown as exc:
+        note.status, note.error = "unknown", f"{exc}"[:300]
+        log.warning("notification %s via sms: outcome unknown (%s); looked up before any resend", note.id, exc)
+        return False
+    except TwilioError as exc:
+        note.error, note.error_code = f"{exc}"[:300], str(exc.code) if exc.code else None
+        if not exc.retryable:  # e.g. 400 21211, an invalid number: trying again cannot help
+            note.status = "rejected"
+            log.error("notification %s via %s refused for good: %s", note.id, note.channel, exc)
+            return True
+        note.status = "failed"
+        log.warning("notification %s via %s failed: %s", note.id, note.channel, exc)
+        return False
+    except Exception as exc:  # noqa: BLE001 - each channel fails in its own way; retried
+        # An SMS that failed in some other way (say, an unreadable 201) may have been sent.
+        note.status, note.error = "unknown" if sms else "failed", f"{type(exc).__name__}: {exc}"[:300]
+        log.warning("notification %s via %s failed: %s", note.id, note.channel, exc)
+        return False
+    note.status, note.sent_at, note.error, note.error_code = "sent", utcnow(), None, None
+    note.message_sid = ref or None
+    return True
+
+
+def _claimed_sids(note: Notification) -> set[str]:
+    """MessageSids other notices to the same number hold: the same text may be two notices."""
+    rows = db.session.scalars(
+        select(Notification.message_sid).where(
+            Notification.target == note.target,
+            Notification.channel == note.channel,
+            Notification.message_sid.is_not(None),
+            Notification.id != note.id,
+        )
+    )
+    return {sid for sid in rows if sid}
 
 
 def unalerted_transfers(session: Session, report_id: int) -> list[int]:
@@ -223,7 +300,18 @@ def alert_on_call(report_id: int) -> str:
             text_override=f"A {name} caller asked for a dispatcher and nobody answered. Report {report.reference}.",
         )
         for transfer in pending:
-            channel.send(group.on_call, notice)
-            event(report.id, "on_call_alerted", channel=channel.name, transfer=transfer)
+            outcome: dict[str, object] = {}
+            try:
+                outcome["message_sid"] = channel.send(group.on_call, notice)
+            except OutcomeUnknown as exc:
+                # Maybe delivered: recorded as sent (at most once), loudly, rather than twice.
+                outcome["outcome"] = "unknown"
+                log.error("on-call alert for %s: outcome unknown (%s)", report.reference, exc)
+            except TwilioError as exc:
+                if exc.retryable:
+                    raise
+                outcome.update(outcome="rejected", error_code=exc.code)  # retrying cannot help
+                log.error("on-call alert for %s refused by Twilio: %s", report.reference, exc)
+            event(report.id, "on_call_alerted", channel=channel.name, transfer=transfer, **outcome)
             db.session.commit()
         return channel.name

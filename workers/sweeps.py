@@ -21,6 +21,7 @@ from hotline.pipeline.recovery import (
 from hotline.retention import expired
 from hotline.twilio_api import TwilioError
 from hotline.voice.calls import end_call
+from workers.alerts import alert_fetch_outage
 from workers.common import Busy, enqueue, event, exclusive, job, log, queue_for, services, settings
 from workers.recordings import FETCH, FINALIZE, SETTLED, TRANSCRIBE
 from workers.reports import ON_CALL, enqueue_notify, plan, unalerted_transfers
@@ -78,8 +79,14 @@ def _due(name: str, every: int) -> bool:
 def reconcile() -> int:
     """Enqueue every piece of work the database says is pending; live jobs are not doubled."""
     count = recover_recordings().changed
+    now = utcnow()
     for rec in db.session.scalars(
-        select(Recording).where(Recording.status == "completed", Recording.fetch_state.not_in(SETTLED))
+        select(Recording).where(
+            Recording.status == "completed",
+            Recording.fetch_state.not_in(SETTLED),
+            # Twilio failing: wait out the recording's backoff (RQ's own retries come first).
+            or_(Recording.next_fetch_at.is_(None), Recording.next_fetch_at <= now),
+        )
     ):
         count += enqueue(queue_for(_urgency(rec.report_id)), FETCH, f"fetch-{rec.recording_sid}", rec.recording_sid)
     if settings().pipeline.delete_from_twilio:
@@ -137,7 +144,9 @@ def resend_notices() -> int:
             and_(Notification.assignment_id == Assignment.id, Notification.level == Assignment.level),
         )
         .where(
-            Notification.status != "sent",
+            # Not "rejected" (Twilio refused it for good) and not "sent"; an "unknown" SMS is
+            # looked up at Twilio by the job before any resend.
+            Notification.status.in_(("pending", "failed", "unknown")),
             # An acknowledged escalation is not sent (notify_assignment skips it).
             or_(Assignment.level == 0, Assignment.acknowledged_at.is_(None)),
         )
@@ -217,6 +226,7 @@ def apply_retention() -> int:
 def sweep() -> dict[str, int]:
     """Run every periodic duty once."""
     result = {"enqueued": reconcile(), "escalated": escalate_overdue(), "shredded": apply_retention()}
+    alert_fetch_outage()
     if any(result.values()):
         log.info("sweep: %s", result)
     return result

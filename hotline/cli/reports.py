@@ -107,6 +107,7 @@ def retry_command(recording_sid: str) -> None:
     if rec.fetch_state != "dead":
         raise click.BadParameter(f"{recording_sid} is {rec.fetch_state}, not dead")
     rec.fetch_state, rec.attempts = "pending", 0
+    rec.transient_failures, rec.failing_since, rec.next_fetch_at = 0, None, None
     report = db.session.get(Report, rec.report_id)
     urgency = report.urgency if report else "normal"
     db.session.commit()

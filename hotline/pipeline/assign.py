@@ -99,7 +99,8 @@ def plan_notifications(
             .where(
                 Notification.assignment_id == assignment.id,
                 Notification.level == level,
-                Notification.status != "sent",
+                # A notice Twilio refused for good (e.g. 21211) waits for an admin, not a retry.
+                Notification.status.not_in(("sent", "rejected")),
             )
             .order_by(Notification.id)
         )

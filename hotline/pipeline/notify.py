@@ -42,7 +42,9 @@ class Notice:
 class Channel(Protocol):
     name: str
 
-    def send(self, target: str, notice: Notice) -> None: ...
+    def send(self, target: str, notice: Notice) -> str | None:
+        """Send; return the provider's id for the message (Twilio's MessageSid) if it has one."""
+        ...
 
 
 class LogChannel:
@@ -66,7 +68,11 @@ class EmailChannel:
         message = EmailMessage()
         message["From"] = self.smtp.sender
         message["To"] = target
-        message["Subject"] = f"[{notice.urgency.upper()}] {notice.hotline} report {notice.reference}"
+        message["Subject"] = (
+            f"[{notice.urgency.upper()}] {notice.hotline} report {notice.reference}"
+            if notice.reference
+            else f"[{notice.urgency.upper()}] {notice.hotline}"  # an alert to admins, about no report
+        )
         message.set_content(notice.text() + "\n\nSign in to review it. Do not reply to this message.\n")
         with smtplib.SMTP(self.smtp.host, self.smtp.port, timeout=20) as client:
             if self.smtp.starttls:
@@ -85,8 +91,13 @@ class SmsChannel:
         self.sender = settings.notifications.sms_from
         self.api = api
 
-    def send(self, target: str, notice: Notice) -> None:
-        self.api.send_sms(target, self.sender, notice.text())
+    def send(self, target: str, notice: Notice) -> str:
+        """Send once: the adapter never repeats a POST that may have reached Twilio."""
+        return self.api.send_sms(target, self.sender, notice.text())
+
+    def find(self, target: str, notice: Notice, exclude: set[str]) -> str | None:
+        """The MessageSid of this notice if Twilio already has it (after an unknown outcome)."""
+        return self.api.find_message(target, self.sender, notice.text(), exclude)
 
 
 class WebhookChannel:

@@ -33,6 +33,7 @@ class Question:
     # Why there is no transcript or audio to show, in words, when there is none.
     transcript_note: str
     playable: bool
+    fetching: bool = False
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,7 @@ def event_label(kind: str, detail: dict[str, Any]) -> str:
         "recording_failed": "Recording failed at Twilio",
         "recording_stored": "Recording encrypted and stored",
         "recording_dead": "Recording could not be downloaded",
+        "routed_awaiting_audio": "Routed before all its audio was in (audio still being fetched from Twilio)",
         "recording_refused": "Recording refused (unexpected source)",
         "recording_deleted_at_twilio": "Recording deleted at Twilio",
         "recording_shredded": "Recording deleted (retention)",
@@ -246,6 +248,8 @@ def report(report_id: int) -> str:
                 transcript=text,
                 transcript_note=why,
                 playable=rec.fetch_state == "stored" and rec.blob_key is not None and rec.shredded_at is None,
+                # Made at Twilio, not yet stored here (queued, or Twilio failing): on its way.
+                fetching=rec.status == "completed" and rec.fetch_state not in ("stored", "dead", "refused"),
             )
         )
     call = db.session.scalar(select(Call).where(Call.report_id == full.id).limit(1))

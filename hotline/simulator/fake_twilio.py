@@ -2,7 +2,9 @@
 
 It answers the way api.twilio.com does (paths, basic auth, status codes, JSON error bodies),
 so the app's Twilio adapter runs unchanged against it. Tests inject failures with
-`fail_next` and assert on `requests_log`, `deleted` and `messages`.
+`fail_next` (an error answer, or a connection dropped before or after the work was done),
+refuse connections by `stop()`ping it (a later `start()` serves the same port again), and
+assert on `requests_log`, `deleted` and `messages`.
 """
 
 from __future__ import annotations
@@ -30,6 +32,15 @@ _RECORDING = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Recordings/(?
 _RECORDINGS = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Recordings\.json$")
 _CALL = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Calls/(?P<sid>CA[0-9a-fA-F]{32})\.json$")
 _MESSAGES = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Messages\.json$")
+_ACCOUNT = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)\.json$")
+# Fault kinds: answer `status` instead of doing the work ("before"); read the request and
+# close the connection without doing anything ("drop"); do the work, then answer `status`
+# ("after") or close without answering ("drop_after"): the client cannot tell what happened.
+_EARLY, _LATE = ("before", "drop"), ("after", "drop_after")
+
+
+class DropConnection(Exception):
+    """Raised by `FakeTwilio.handle` to close the connection without an answer."""
 
 
 @dataclass
@@ -37,6 +48,7 @@ class _Fault:
     substring: str
     remaining: int
     status: int
+    kind: str = "before"
     method: str | None = None
 
 
@@ -60,6 +72,15 @@ class _Call:
     from_: str
     status: str = "in-progress"
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+# Twilio's documented magic "To" numbers, which fail the way a real bad number does.
+_BAD_TO = {
+    "+15005550001": (21211, "Invalid 'To' Phone Number"),
+    "+15005550002": (21612, "The 'To' phone number is not currently reachable via SMS."),
+    "+15005550004": (21610, "Attempt to send to unsubscribed recipient"),
+    "+15005550009": (21614, "'To' number is not a valid mobile number"),
+}
 
 
 def _error(status: int, code: int, message: str) -> dict[str, Any]:
@@ -103,6 +124,8 @@ class FakeTwilio:
         server = ThreadingHTTPServer((self.host, self.port), _handler_for(self))
         server.daemon_threads = True
         self._server = server
+        # Remembered so that stop() then start() (Twilio unreachable, then back) keeps the URL.
+        self.port = int(server.server_address[1])
         # A short poll interval makes stop() prompt: tests start and stop many of these.
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-twilio", daemon=True
@@ -167,11 +190,20 @@ class FakeTwilio:
         with self._lock:
             return recording_sid in self._recordings
 
-    def fail_next(self, path_substring: str, times: int = 1, status: int = 500, method: str | None = None) -> None:
+    def fail_next(
+        self, path_substring: str, times: int = 1, status: int = 500, kind: str = "before", method: str | None = None
+    ) -> None:
         """Make the next `times` requests whose path contains `path_substring` (and whose
-        method is `method`, when given) answer `status`."""
+        method is `method`, when given) fail.
+
+        `kind` "before" answers `status` without doing anything; "drop" closes the connection
+        after reading the request; "after" does the work (sends the SMS, serves or deletes the
+        recording) and then answers `status`; "drop_after" does it and closes unanswered.
+        """
+        if kind not in _EARLY + _LATE:
+            raise ValueError(f"unknown fault kind {kind!r}")
         with self._lock:
-            self._faults.append(_Fault(path_substring, times, status, method))
+            self._faults.append(_Fault(path_substring, times, status, kind, method))
 
     def delay_next(self, path_substring: str, seconds: float, times: int = 1) -> None:
         """Make the next `times` matching requests wait `seconds` before answering (a slow Twilio)."""
@@ -184,13 +216,14 @@ class FakeTwilio:
             self._faults.clear()
             self._delays.clear()
 
-    def _injected_fault(self, method: str, path: str) -> int | None:
-        """Consume a matching injected failure and return its status."""
+    def _injected_fault(self, method: str, path: str, kinds: tuple[str, ...] = _EARLY) -> _Fault | None:
+        """Consume a matching injected failure of one of `kinds` and return it."""
         with self._lock:
             for fault in self._faults:
-                if fault.remaining > 0 and fault.substring in path and fault.method in (None, method):
+                matches = fault.substring in path and fault.method in (None, method)
+                if fault.remaining > 0 and matches and fault.kind in kinds:
                     fault.remaining -= 1
-                    return fault.status
+                    return _Fault(fault.substring, fault.remaining, fault.status, fault.kind, fault.method)
             return None
 
     def _authorized(self, header: str | None) -> bool:
@@ -208,7 +241,21 @@ class FakeTwilio:
     def handle(
         self, method: str, raw_path: str, headers: dict[str, str], body: bytes
     ) -> tuple[int, dict[str, str], bytes]:
-        """Answer one request: (status, headers, body). Public so it can be tested without sockets."""
+        """Answer one request: (status, headers, body). Public so it can be tested without sockets.
+
+        Raises DropConnection where an injected fault closes the connection unanswered.
+        """
+        answer = self._handle(method, raw_path, headers, body)
+        late = self._injected_fault(method, urlsplit(raw_path).path, _LATE)
+        if late is None:
+            return answer
+        if late.kind == "drop_after":
+            raise DropConnection()
+        return _json(late.status, _error(late.status, 20500, "Injected failure"))
+
+    def _handle(
+        self, method: str, raw_path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
         path = urlsplit(raw_path).path
         with self._lock:
             self.requests_log.append((method, path))
@@ -222,8 +269,10 @@ class FakeTwilio:
         if delay:
             time.sleep(delay)
         fault = self._injected_fault(method, path)
+        if fault is not None and fault.kind == "drop":
+            raise DropConnection()
         if fault is not None:
-            return _json(fault, _error(fault, 20500, "Injected failure"))
+            return _json(fault.status, _error(fault.status, 20500, "Injected failure"))
         if not path.startswith(_PREFIX):
             return _json(404, _error(404, 20404, f"The requested resource {path} was not found"))
         if not self._authorized(headers.get("authorization")):
@@ -241,9 +290,14 @@ class FakeTwilio:
             return self._call(match["sid"], path)
         match = _MESSAGES.match(path)
         if match and match["account"] == self.account_sid:
+            if method == "GET":
+                return self._message_list(parse_qs(urlsplit(raw_path).query))
             if method != "POST":
                 return _json(405, _error(405, 20004, "Method not allowed"))
             return self._message(body)
+        match = _ACCOUNT.match(path)
+        if match and match["account"] == self.account_sid and method == "GET":
+            return _json(200, self._account_json())
         return _json(404, _error(404, 20404, f"The requested resource {path} was not found"))
 
     def _recording(self, method: str, sid: str, ext: str, path: str) -> tuple[int, dict[str, str], bytes]:
@@ -354,6 +408,42 @@ class FakeTwilio:
             }
         return _json(200, body)
 
+    def _account_json(self) -> dict[str, Any]:
+        """The Account resource (what a credentials check reads); no auth token in it."""
+        return {
+            "sid": self.account_sid,
+            "friendly_name": "FakeTwilio",
+            "status": "active",
+            "type": "Full",
+            "uri": f"{_PREFIX}{self.account_sid}.json",
+        }
+
+    def _message_list(self, query: dict[str, list[str]]) -> tuple[int, dict[str, str], bytes]:
+        """List messages newest first, filtered by To and From, one page of PageSize (max 1000)."""
+        to, sender = query.get("To", [None])[0], query.get("From", [None])[0]
+        size = min(1000, max(1, int(query.get("PageSize", ["50"])[0] or 50)))
+        with self._lock:
+            found = [
+                m
+                for m in reversed(self.messages)
+                if (to is None or m["to"] == to) and (sender is None or m["from"] == sender)
+            ][:size]
+        uri = f"{_PREFIX}{self.account_sid}/Messages.json"
+        return _json(
+            200,
+            {
+                "messages": found,
+                "page": 0,
+                "page_size": size,
+                "start": 0,
+                "end": max(0, len(found) - 1),
+                "uri": f"{uri}?PageSize={size}&Page=0",
+                "first_page_uri": f"{uri}?PageSize={size}&Page=0",
+                "next_page_uri": None,
+                "previous_page_uri": None,
+            },
+        )
+
     def _message(self, body: bytes) -> tuple[int, dict[str, str], bytes]:
         """Accept an outgoing SMS like the Messages API."""
         form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()}
@@ -365,6 +455,8 @@ class FakeTwilio:
             return _json(400, _error(400, 21603, "A 'From' phone number is required."))
         if not text and "MediaUrl" not in form:
             return _json(400, _error(400, 21602, "Message body is required."))
+        if to in _BAD_TO:
+            return _json(400, _error(400, *_BAD_TO[to]))
         sid = "SM" + uuid.uuid4().hex
         now = formatdate(usegmt=True)
         message: dict[str, Any] = {
@@ -414,7 +506,11 @@ def _handler_for(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length > 0 else b""
             headers = {k.lower(): v for k, v in self.headers.items()}
-            status, head, payload = fake.handle(self.command, self.path, headers, body)
+            try:
+                status, head, payload = fake.handle(self.command, self.path, headers, body)
+            except DropConnection:
+                self.close_connection = True  # the request was read; no answer is written
+                return
             self.send_response(status)
             for name, value in head.items():
                 self.send_header(name, value)

@@ -189,4 +189,3 @@ def is_postgres(database_url: str) -> bool:
 def via_proxy(database_url: str, proxy: TcpProxy) -> str:
     url = make_url(database_url).set(host="127.0.0.1", port=proxy.port)
     return url.render_as_string(hide_password=False)
-

@@ -82,8 +82,10 @@ def test_database_down_over_a_whole_call(hotline: Hotline) -> None:
     assert result.recordings, heard
     assert "received" not in heard  # nothing could be stored while it was down
     recover(hotline)
-    name = "PostgreSQL refusing connections over a call" if is_postgres(hotline.database_url) else (
-        "SQLite write-locked over a whole call"
+    name = (
+        "PostgreSQL refusing connections over a call"
+        if is_postgres(hotline.database_url)
+        else ("SQLite write-locked over a whole call")
     )
     assert_nothing_lost(hotline, name, [result])
 

@@ -149,7 +149,7 @@ def test_a_transcript_landing_after_routing_reclassifies_and_notifies_new_agenci
 
 def test_retrying_a_dead_recording_of_a_routed_report_routes_what_it_adds(wapp: Flask, fake_twilio: Any) -> None:
     papp = wapp
-    fake_twilio.fail_next("/Recordings/", times=100, status=500)
+    fake_twilio.fail_next("/Recordings/", times=100, status=404)  # gone at Twilio: permanent
     call, [] = call_with_late_recordings(papp, fake_twilio, ["u01.wav"], [])  # "a kid with a gun"
     run_jobs(papp)
     with papp.app_context():
@@ -172,7 +172,7 @@ def test_retrying_a_dead_recording_of_a_routed_report_routes_what_it_adds(wapp: 
 def test_retry_queues_a_critical_reports_recording_on_the_critical_queue(
     papp: Flask, place_call: Any, fake_twilio: Any, redis_server: RedisServer
 ) -> None:
-    fake_twilio.fail_next("/Recordings/", times=100, status=500)
+    fake_twilio.fail_next("/Recordings/", times=100, status=404)  # gone at Twilio: permanent
     place_call("u11.wav", topic="1")  # weapons on the keypad: critical
     run_jobs(papp)
     with papp.app_context():

@@ -113,11 +113,11 @@ def test_twilio_fails_three_times_then_succeeds(papp: Flask, place_call: Any, fa
 def test_a_recording_that_keeps_failing_is_dead_lettered_and_can_be_retried(
     papp: Flask, place_call: Any, fake_twilio: Any
 ) -> None:
-    fake_twilio.fail_next("/Recordings/", times=100, status=500)
+    fake_twilio.fail_next("/Recordings/", times=100, status=404)  # gone at Twilio: permanent
     place_call("u04.wav")
     run_jobs(papp)
     [rec] = _recordings(papp)
-    assert rec.fetch_state == "dead" and rec.attempts == 4 and "500" in (rec.last_error or "")
+    assert rec.fetch_state == "dead" and rec.attempts == 4 and "404" in (rec.last_error or "")
     assert "recording_dead" in _events(papp)
     # The report is not lost: it is routed on what it has, and an admin sees the dead letter.
     assert _report(papp).routed_at is not None

@@ -121,7 +121,7 @@ def _sms_to(fake: Any) -> Counter[str]:
 def test_notices_unsent_after_every_retry_are_sent_by_the_sweep(sms_app: Flask, fake_twilio: Any) -> None:
     from tests.pipeline.test_late_recordings import call_with_late_recordings
 
-    fake_twilio.fail_next("/Messages.json", times=1000, status=400)  # SMS refused until cleared
+    fake_twilio.fail_next("/Messages.json", times=1000, status=401)  # SMS refused until cleared
     call_with_late_recordings(sms_app, fake_twilio, ["u11.wav"], [])
     run_jobs(sms_app)  # RQ's retries all fail
     with sms_app.app_context():

@@ -106,3 +106,48 @@ def test_start_stop_releases_the_port() -> None:
         raise AssertionError("still serving after stop()")
     except requests.ConnectionError:
         pass
+
+
+def test_faults_after_the_work_and_dropped_connections(fake_twilio: FakeTwilio) -> None:
+    url = f"{fake_twilio.base_url}/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
+    form = {"To": "+13145550123", "From": "+13145550000", "Body": "x"}
+    fake_twilio.fail_next("Messages", kind="after", status=500)
+    assert requests.post(url, data=form, auth=AUTH, timeout=5).status_code == 500
+    assert len(fake_twilio.messages) == 1  # sent, though the answer says otherwise
+    fake_twilio.fail_next("Messages", kind="drop_after")
+    fake_twilio.fail_next("Messages", kind="drop")
+    for _ in range(2):
+        try:
+            requests.post(url, data=form, auth=AUTH, timeout=5)
+            raise AssertionError("answered despite a dropped connection")
+        except requests.ConnectionError:
+            pass
+    assert len(fake_twilio.messages) == 2  # drop_after sent it; drop did not
+
+
+def test_message_list_and_account(fake_twilio: FakeTwilio) -> None:
+    url = f"{fake_twilio.base_url}/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
+    for to in ("+13145550001", "+13145550002", "+13145550001"):
+        requests.post(url, data={"To": to, "From": "+13145550000", "Body": to}, auth=AUTH, timeout=5)
+    listed = requests.get(url, params={"To": "+13145550001", "PageSize": 1}, auth=AUTH, timeout=5).json()
+    assert [m["to"] for m in listed["messages"]] == ["+13145550001"]
+    assert listed["messages"][0]["sid"] == fake_twilio.messages[2]["sid"]  # newest first
+    assert listed["page_size"] == 1 and listed["next_page_uri"] is None
+    bad = requests.post(url, data={"To": "+15005550001", "From": "+13145550000", "Body": "x"}, auth=AUTH, timeout=5)
+    assert bad.status_code == 400 and bad.json()["code"] == 21211
+    account = f"{fake_twilio.base_url}/2010-04-01/Accounts/{ACCOUNT_SID}.json"
+    assert requests.get(account, auth=AUTH, timeout=5).json()["status"] == "active"
+    assert requests.get(account, auth=(ACCOUNT_SID, "x" * 32), timeout=5).status_code == 401
+
+
+def test_a_restart_serves_the_same_url() -> None:
+    fake = FakeTwilio(ACCOUNT_SID, AUTH_TOKEN).start()
+    base = fake.base_url
+    fake.add_recording(ACCOUNT_SID, SID, audio.tone(0.2))
+    fake.stop()
+    try:
+        fake.start()
+        assert fake.base_url == base
+        assert requests.get(recording_url(fake) + ".wav", auth=AUTH, timeout=5).status_code == 200
+    finally:
+        fake.stop()
