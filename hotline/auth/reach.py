@@ -48,10 +48,11 @@ def manages(admin: User, target: User) -> bool:
 
 def check_grant(admin: User, settings: Settings, agencies: Iterable[str]) -> None:
     """Raise OutOfReach if the administrator may not give an account these agencies."""
-    outside = sorted(set(agencies) - set(admin.agencies))
+    names = {a.id: a.name for a in settings.agencies}
+    # Ids that are not agencies at all are for accounts.check_agencies to name.
+    outside = sorted(a for a in set(agencies) - set(admin.agencies) if a in names)
     if not outside:
         return
-    names = {a.id: a.name for a in settings.agencies}
     exclusive = [a for a in outside if a in exclusive_agencies(settings)]
     if exclusive:
         listed = ", ".join(names.get(a, a) for a in exclusive)
