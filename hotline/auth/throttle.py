@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import logging
 import time
 from dataclasses import dataclass
 
 import redis
+
+log = logging.getLogger(__name__)
 
 ACCOUNT_FREE = 5
 CLIENT_FREE = 20
@@ -161,17 +164,22 @@ class Throttle:
 
     def refund(self, email: str, client: str, claim: Claim) -> None:
         """A right password: its attempt does not count (wrong codes after it still do)."""
-        self._give_back(
-            keys=[self._account_key(email), self._client_key(client)],
-            args=[client, "0", claim.pair_until, claim.client_until],
-        )
+        self._return(email, client, claim, clear_pair=False)
 
     def succeeded(self, email: str, client: str, claim: Claim) -> None:
         """A completed sign-in: this client starts afresh for this account."""
-        self._give_back(
-            keys=[self._account_key(email), self._client_key(client)],
-            args=[client, "1", claim.pair_until, claim.client_until],
-        )
+        self._return(email, client, claim, clear_pair=True)
+
+    def _return(self, email: str, client: str, claim: Claim, *, clear_pair: bool) -> None:
+        # Best effort: if Redis went away since the claim, the attempt just stays counted,
+        # which must not stop a user who gave the right password.
+        try:
+            self._give_back(
+                keys=[self._account_key(email), self._client_key(client)],
+                args=[client, "1" if clear_pair else "0", claim.pair_until, claim.client_until],
+            )
+        except (redis.RedisError, OSError) as exc:
+            log.warning("could not give back a sign-in attempt (%s)", type(exc).__name__)
 
     def clear(self, email: str) -> int:
         """Forget every client's failures on this account (an administrator's unlock); return how many."""

@@ -11,10 +11,12 @@ and answers 404 like one that does not exist, audited.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+import redis
 from flask import flash, make_response, redirect, render_template, request, session, url_for
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
@@ -29,6 +31,8 @@ from hotline.review import bp
 from hotline.review.access import admin_only, deny, signed_in
 from hotline.review.report import agency_names
 from hotline.settings import Agency, Contact
+
+log = logging.getLogger(__name__)
 
 NO_AGENCY = "Tick at least one agency."
 OWN_ROLE = "You cannot change your own role. Ask another administrator."
@@ -134,6 +138,23 @@ def _users_page(form: AccountForm, error: str | None = None, status: int = 200) 
     return html, status
 
 
+def _failures(target: User) -> throttle.Failures | None:
+    """The account's remembered failed sign-ins, or None if Redis cannot say right now."""
+    try:
+        return throttle.Throttle(queues.redis).failures(target.email)
+    except (redis.RedisError, OSError):
+        return None
+
+
+def _clear_failures(target: User) -> None:
+    """After a password reset: the new password starts without the old one's failures."""
+    try:
+        throttle.Throttle(queues.redis).clear(target.email)
+    except (redis.RedisError, OSError) as exc:
+        # The reset is committed and its password must still be shown; failures expire.
+        log.warning("could not clear failed sign-ins of user %s (%s)", target.id, type(exc).__name__)
+
+
 def _user_page(target: User, form: AccountForm, error: str | None = None, status: int = 200) -> tuple[str, int]:
     html = render_template(
         "review/user.html",
@@ -145,7 +166,7 @@ def _user_page(target: User, form: AccountForm, error: str | None = None, status
         names=agency_names(),
         now=utcnow(),
         is_self=target.id == signed_in().id,
-        throttled=throttle.Throttle(queues.redis).failures(target.email),
+        throttled=_failures(target),
     )
     return html, status
 
@@ -281,7 +302,7 @@ def reset_password(user_id: int) -> Response:
     _audit("user.password_reset", admin, target)
     _keep_own_session(admin, target)
     db.session.commit()
-    throttle.Throttle(queues.redis).clear(target.email)
+    _clear_failures(target)
     return _no_store(render_template("review/user_password.html", target=target, password=password))
 
 
