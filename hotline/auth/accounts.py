@@ -106,11 +106,12 @@ def enable(user: User) -> None:
 
 
 def reset_password(user: User) -> str:
-    """Give the account a new generated password, lift any lockout; return the password."""
+    """Give the account a new generated password; return the password.
+
+    The caller also clears the account's sign-in throttle (hotline.auth.throttle), in Redis.
+    """
     password = generate_password()
     user.password_hash = hash_password(password)
-    user.failed_attempts = 0
-    user.locked_until = None
     user.session_generation += 1
     return password
 
@@ -124,18 +125,6 @@ def reset_totp(user: User, settings: Settings) -> str:
     # Whoever holds the old phone may be signed in: end those sessions too.
     user.session_generation += 1
     return secret
-
-
-def unlock(user: User) -> dict[str, Any]:
-    """Clear failed attempts and any lockout; return what was cleared (empty if nothing)."""
-    cleared: dict[str, Any] = {}
-    if user.failed_attempts:
-        cleared["failed_attempts"] = user.failed_attempts
-    if user.locked_until is not None:
-        cleared["locked_until"] = user.locked_until.isoformat(timespec="seconds")
-    user.failed_attempts = 0
-    user.locked_until = None
-    return cleared
 
 
 def change_access(user: User, settings: Settings, role: str, agencies: Iterable[str]) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import json
 import sys
 
 import click
+import redis
 from flask.cli import AppGroup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,9 +16,9 @@ from hotline.auth import accounts, audit, totp
 # Re-exported: the benchmarks still import create_user from here.
 from hotline.auth.accounts import create_user as create_user
 from hotline.auth.models import ROLES, User
+from hotline.auth.throttle import Throttle
 from hotline.db import make_engine
-from hotline.extensions import db, runtime
-from hotline.models import utcnow
+from hotline.extensions import db, queues, runtime
 from hotline.settings import Settings
 
 users_group = AppGroup("users", help="Manage the accounts of people who review reports.")
@@ -94,12 +95,9 @@ def create_command(email: str, role: str, agencies: tuple[str, ...]) -> None:
 @users_group.command("list")
 def list_command() -> None:
     """List every user: email, role, agencies, state."""
-    now = utcnow()
     for user in db.session.scalars(select(User).order_by(User.email)):
         if user.disabled:
             state = "disabled"
-        elif user.locked_until and user.locked_until > now:
-            state = f"locked until {user.locked_until:%Y-%m-%d %H:%M} UTC"
         elif user.totp_enrolled_at is None:
             state = "not enrolled"
         else:
@@ -128,6 +126,27 @@ def reset_password_command(email: str) -> None:
     db.session.commit()
     click.echo(f"new password for {user.email}; give it to them over a safe channel")
     click.echo(f"password: {password}")
+    try:
+        Throttle(queues.redis).clear(user.email)
+    except (redis.RedisError, OSError) as exc:
+        click.echo(f"could not clear failed sign-ins ({type(exc).__name__}); they expire within a day", err=True)
+
+
+@users_group.command("unlock")
+@click.argument("email")
+def unlock_command(email: str) -> None:
+    """Forget a user's failed sign-in attempts, from every client."""
+    user = _find(email)
+    cleared = Throttle(queues.redis).clear(user.email)
+    audit.append(
+        db.session,
+        "user.unlocked",
+        target_type="user",
+        target_id=user.id,
+        detail={**VIA_CLI, "failed_attempts": cleared},
+    )
+    db.session.commit()
+    click.echo(f"cleared {cleared} failed attempt(s) of {user.email}")
 
 
 @users_group.command("reset-totp")

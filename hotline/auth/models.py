@@ -29,8 +29,7 @@ class User(Base):
     totp_enrolled_at: Mapped[datetime | None]
     # The last TOTP time step accepted: a code is good for one sign-in only.
     last_totp_step: Mapped[int | None]
-    failed_attempts: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[datetime | None]
+    # Failed sign-ins are counted in Redis per (account, client): see hotline.auth.throttle.
     # Bumped on sign-out, disable and TOTP reset: every cookie carrying an older value is void.
     session_generation: Mapped[int] = mapped_column(default=0)
     disabled: Mapped[bool] = mapped_column(default=False)

@@ -2,33 +2,44 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import logging
+from math import ceil
 from typing import Any
 
+import redis
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from markupsafe import Markup
 from sqlalchemy import or_, select, update
 from werkzeug.wrappers import Response
 
-from hotline.auth import audit, totp
+from hotline.auth import audit, throttle, totp
 from hotline.auth.models import User
 from hotline.auth.passwords import hash_password, needs_rehash, verify_password
 from hotline.auth.session import current_user, end_session, login_required, now, safe_next, start_session
-from hotline.extensions import db, runtime
+from hotline.extensions import db, queues, runtime
 from hotline.models import utcnow
 
 bp = Blueprint("auth", __name__)
+log = logging.getLogger(__name__)
 
-MAX_FAILED_ATTEMPTS = 5
-LOCKOUT = timedelta(minutes=15)
 # Between a correct password and the code: long enough to open an app, short enough that a
 # half-finished sign-in on a shared computer does not linger.
 PENDING_SECONDS = 5 * 60
 PENDING = "pending"
 
-BAD_CREDENTIALS = "The email or password is incorrect."
+# One answer for a wrong password, an unknown or disabled address and a throttled attempt
+# (same page, same status), so none of them tells an attacker which addresses have accounts.
+BAD_CREDENTIALS = (
+    "The email or password is incorrect, or there have been too many attempts. Check them and try again in a minute."
+)
 BAD_CODE = "That code is not correct, or it has already been used. Wait for the next code and try again."
+WAIT_CODE = "Too many attempts. Wait a minute, then enter the newest code."
 START_AGAIN = "Please sign in again."
+UNAVAILABLE = "Sign-in is unavailable for a moment. Please try again in a minute."
+
+
+class Unavailable(Exception):
+    """The throttle's Redis cannot be reached: refuse to check passwords uncounted."""
 
 
 def normalise_email(email: str) -> str:
@@ -36,17 +47,21 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
-def lock_message(locked_until: datetime) -> str:
-    """Tell a locked-out user when to come back, rounded up to the minute."""
-    at = locked_until
-    if at.second or at.microsecond:
-        at = at.replace(second=0, microsecond=0) + timedelta(minutes=1)
-    return f"Too many failed attempts. Try again after {at:%H:%M} UTC."
+def _throttle() -> throttle.Throttle:
+    return throttle.Throttle(queues.redis)
 
 
-def is_locked(user: User) -> bool:
-    """Tell whether the account is inside a lockout period."""
-    return user.locked_until is not None and user.locked_until > utcnow()
+def _client() -> str:
+    return throttle.client_of(request.remote_addr)
+
+
+def _claim(email: str) -> throttle.Claim:
+    """Count this attempt before checking it; without Redis, fail closed."""
+    try:
+        return _throttle().claim(email, _client())
+    except (redis.RedisError, OSError) as exc:
+        log.warning("sign-in throttle unavailable (%s); refusing sign-in attempts", type(exc).__name__)
+        raise Unavailable from exc
 
 
 def home_url() -> str:
@@ -79,28 +94,36 @@ def login() -> Response | str | tuple[str, int]:
         return render_template("auth/login.html", next=next_url, email="")
     email = normalise_email(request.form.get("email", ""))[:254]
     password = request.form.get("password", "")
+    try:
+        claim = _claim(email)
+    except Unavailable:
+        return _login_page(email, next_url, UNAVAILABLE, 503)
     user = db.session.scalar(select(User).where(User.email == email)) if email else None
-    # Always run the hash, even without an account, so timing does not reveal accounts.
-    password_ok = verify_password(user.password_hash if user else None, password)
-    if user is not None and is_locked(user):
-        assert user.locked_until is not None
-        audit.record("login.refused", user=user, detail={"reason": "locked"})
-        db.session.commit()
-        return _login_page(email, next_url, lock_message(user.locked_until), 429)
-    if user is None or user.disabled or not password_ok:
-        if user is None:
-            # The address tried helps spot password spraying; only if it looks like one, in
-            # case a password was typed into the wrong box.
-            detail: dict[str, Any] = {"stage": "password", "email": email if "@" in email else None}
-            audit.record("login.failed", detail=detail)
-        elif user.disabled:
-            audit.record("login.failed", user=user, detail={"stage": "password", "reason": "disabled"})
-        else:
-            locked = _count_failure(user, "password")
-            if locked:
-                return _login_page(email, next_url, locked, 429)
+    # The address tried helps spot password spraying; only if it looks like one, in case a
+    # password was typed into the wrong box.
+    tried = email if user is None and "@" in email else None
+    if not claim.allowed:
+        # Run a hash anyway: a throttled answer takes as long as a checked one.
+        verify_password(None, password)
+        audit.record(
+            "login.throttled", user=user, detail={"stage": "password", "email": tried, "wait_seconds": ceil(claim.wait)}
+        )
         db.session.commit()
         return _login_page(email, next_url, BAD_CREDENTIALS, 200)
+    # Always run the hash, even without an account, so timing does not reveal accounts.
+    password_ok = verify_password(user.password_hash if user else None, password)
+    if user is None or user.disabled or not password_ok:
+        detail: dict[str, Any] = {"stage": "password"}
+        if user is None:
+            detail["email"] = tried
+        elif user.disabled:
+            detail["reason"] = "disabled"
+        else:
+            detail["attempt"] = claim.failures
+        audit.record("login.failed", user=user, detail=detail)
+        db.session.commit()
+        return _login_page(email, next_url, BAD_CREDENTIALS, 200)
+    _throttle().refund(email, _client(), claim)
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     # A fresh session from here on: nothing an attacker planted before sign-in survives.
@@ -114,27 +137,6 @@ def login() -> Response | str | tuple[str, int]:
 
 def _login_page(email: str, next_url: str | None, error: str, status: int) -> tuple[str, int]:
     return render_template("auth/login.html", next=next_url, email=email, error=error), status
-
-
-def _count_failure(user: User, stage: str) -> str | None:
-    """Count a failed password or code; lock the account at the limit and say until when."""
-    # Incremented in SQL, so parallel guesses cannot each read the same old count.
-    count = db.session.execute(
-        update(User)
-        .where(User.id == user.id)
-        .values(failed_attempts=User.failed_attempts + 1)
-        .returning(User.failed_attempts)
-    ).scalar_one()
-    audit.record("login.failed", user=user, detail={"stage": stage, "attempt": count})
-    if count < MAX_FAILED_ATTEMPTS:
-        db.session.commit()
-        return None
-    user.locked_until = utcnow() + LOCKOUT
-    user.failed_attempts = 0
-    audit.record("login.locked", user=user, detail={"minutes": int(LOCKOUT.total_seconds() // 60)})
-    db.session.commit()
-    session.pop(PENDING, None)
-    return lock_message(user.locked_until)
 
 
 def _pending_user() -> User | None:
@@ -172,12 +174,11 @@ def _accept_code(user: User, code: str) -> bool:
     return getattr(claimed, "rowcount", 0) == 1
 
 
-def _finish(user: User) -> Response:
+def _finish(user: User, claim: throttle.Claim) -> Response:
     """Second factor passed: start the real session."""
     pending = session.get(PENDING) or {}
     target = safe_next(pending.get("next")) or home_url()
-    user.failed_attempts = 0
-    user.locked_until = None
+    _throttle().succeeded(user.email, _client(), claim)
     start_session(user)
     audit.record("login.success", user=user)
     db.session.commit()
@@ -186,19 +187,24 @@ def _finish(user: User) -> Response:
 
 def _code_step(user: User, template: str, context: dict[str, Any]) -> Response | str | tuple[str, int]:
     """Shared POST handling of a TOTP code for sign-in and enrolment."""
-    if is_locked(user):
-        assert user.locked_until is not None
-        return _restart(lock_message(user.locked_until))
     if request.method == "GET":
         return render_template(template, **context)
+    try:
+        claim = _claim(user.email)
+    except Unavailable:
+        return render_template(template, error=UNAVAILABLE, **context), 503
+    if not claim.allowed:
+        # The password was right, so saying "wait" here tells nobody anything new.
+        audit.record("login.throttled", user=user, detail={"stage": "totp", "wait_seconds": ceil(claim.wait)})
+        db.session.commit()
+        return render_template(template, error=WAIT_CODE, **context), 200
     if _accept_code(user, request.form.get("code", "")):
         if user.totp_enrolled_at is None:
             user.totp_enrolled_at = utcnow()
             audit.record("totp.enrolled", user=user)
-        return _finish(user)
-    locked = _count_failure(user, "totp")
-    if locked:
-        return _restart(locked)
+        return _finish(user, claim)
+    audit.record("login.failed", user=user, detail={"stage": "totp", "attempt": claim.failures})
+    db.session.commit()
     return render_template(template, error=BAD_CODE, **context), 200
 
 

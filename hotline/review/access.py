@@ -26,6 +26,11 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 ADMINS = frozenset({"admin"})
+# The largest id the tables hold: ids are INTEGER, 32-bit on PostgreSQL. A bigger number in a
+# URL names nothing, and handed to the database it fails (SQLite: OverflowError) as a 500.
+MAX_ID = 2**31 - 1
+# What each id in a review URL names, for the audit entry of a miss.
+_ID_TARGETS = {"report_id": "report", "note_id": "note", "call_id": "call", "user_id": "user"}
 
 
 def signed_in() -> User:
@@ -111,3 +116,18 @@ def admin_only(view: Callable[P, R]) -> Callable[P, R | Response]:
         return view(*args, **kwargs)
 
     return login_required(wrapper)
+
+
+def ids_in_range() -> None:
+    """Before a review view: an id too large for the database is a miss, audited and 404.
+
+    Only for a signed-in user: anyone else is sent to sign in by the view's guard, before
+    any id reaches the database.
+    """
+    user = current_user()
+    if user is None or not request.view_args:
+        return
+    for name, value in request.view_args.items():
+        if isinstance(value, int) and not 0 <= value <= MAX_ID:
+            # The column holds 128 characters; the full path is in the entry's detail.
+            deny(user, _ID_TARGETS.get(name, name), str(value)[:64], "missing")

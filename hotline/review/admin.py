@@ -1,4 +1,9 @@
-"""Administrators' view of the audit log: search it, and export what was found (audited)."""
+"""Administrators' view of the audit log: search it, and export what was found (audited).
+
+An administrator reads only the entries hotline.auth.reach allows them: those by or about the
+accounts they manage, and those about reports routed to their agencies. The whole log stays
+available from the terminal (`flask audit export`).
+"""
 
 from __future__ import annotations
 
@@ -14,8 +19,8 @@ from typing import Any
 from flask import Response, render_template, request, stream_with_context, url_for
 from sqlalchemy import Select, select
 
-from hotline.auth import audit
-from hotline.auth.models import AuditEntry
+from hotline.auth import audit, reach
+from hotline.auth.models import AuditEntry, User
 from hotline.extensions import db
 from hotline.models import utcnow
 from hotline.review import bp
@@ -99,9 +104,10 @@ def _escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def filtered(filters: AuditFilters) -> Select[AuditEntry]:
-    """Entries matching the filters: user by email (part of it), action by name or prefix."""
-    query = select(AuditEntry)
+def filtered(filters: AuditFilters, admin: User) -> Select[AuditEntry]:
+    """Entries the administrator may read matching the filters: user by email (part of it),
+    action by name or prefix."""
+    query = select(AuditEntry).where(reach.audit_clause(db.session, admin))
     if filters.user:
         if filters.user.isdigit():
             query = query.where(AuditEntry.user_id == int(filters.user))
@@ -130,7 +136,7 @@ def filtered(filters: AuditFilters) -> Select[AuditEntry]:
 def audit_log() -> str:
     """Search the audit log, newest first, 100 entries a page."""
     filters = parse(request.args)
-    query = filtered(filters)
+    query = filtered(filters, signed_in())
     if filters.before:
         query = query.where(AuditEntry.seq < filters.before)
     entries = list(db.session.scalars(query.order_by(AuditEntry.seq.desc()).limit(PAGE_SIZE + 1)))
@@ -154,7 +160,7 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def _rows(filters: AuditFilters, fmt: str) -> Iterator[str]:
+def _rows(filters: AuditFilters, admin: User, fmt: str) -> Iterator[str]:
     """Yield the export in batches, oldest first, so a long log does not fill memory."""
     if fmt == "csv":
         buffer = io.StringIO()
@@ -165,7 +171,7 @@ def _rows(filters: AuditFilters, fmt: str) -> Iterator[str]:
     while True:
         batch = list(
             db.session.scalars(
-                filtered(filters).where(AuditEntry.seq > last).order_by(AuditEntry.seq).limit(EXPORT_BATCH)
+                filtered(filters, admin).where(AuditEntry.seq > last).order_by(AuditEntry.seq).limit(EXPORT_BATCH)
             )
         )
         if not batch:
@@ -194,7 +200,7 @@ def audit_export() -> Response:
     db.session.commit()
     stamp = f"{utcnow():%Y%m%d-%H%M%S}"
     mimetype = "text/csv" if fmt == "csv" else "application/x-ndjson"
-    response = Response(stream_with_context(_rows(filters, fmt)), mimetype=mimetype)
+    response = Response(stream_with_context(_rows(filters, user, fmt)), mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="audit-{stamp}.{fmt}"'
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -3,29 +3,36 @@
 Accounts change through hotline.auth.accounts, the code `flask users` runs too, so the terminal
 and the web apply the same rules. Every change is audited with the administrator as the actor.
 Anyone else gets a 404 for every page here, audited like any other refused access.
+
+An administrator reaches only the accounts whose agencies all lie within their own, and gives
+only agencies they hold (hotline.auth.reach decides); an account out of reach is not listed
+and answers 404 like one that does not exist, audited.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import abort, flash, make_response, redirect, render_template, request, session, url_for
-from sqlalchemy import select
+import redis
+from flask import flash, make_response, redirect, render_template, request, session, url_for
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
-from hotline.auth import accounts, audit, totp
+from hotline.auth import accounts, audit, reach, throttle, totp
 from hotline.auth.accounts import AccountError
 from hotline.auth.models import ROLES, User
 from hotline.auth.session import GENERATION
-from hotline.extensions import db, runtime
+from hotline.extensions import db, queues, runtime
 from hotline.models import utcnow
 from hotline.review import bp
-from hotline.review.access import admin_only, signed_in
+from hotline.review.access import admin_only, deny, signed_in
 from hotline.review.report import agency_names
-from hotline.settings import Contact
+from hotline.settings import Agency, Contact
+
+log = logging.getLogger(__name__)
 
 NO_AGENCY = "Tick at least one agency."
 OWN_ROLE = "You cannot change your own role. Ask another administrator."
@@ -81,10 +88,34 @@ def _keep_own_session(admin: User, target: User) -> None:
 
 
 def _target(user_id: int) -> User:
+    """The account with this id if the signed-in administrator manages it; else an audited 404."""
+    admin = signed_in()
     target = db.session.get(User, user_id)
     if target is None:
-        abort(404)
+        deny(admin, "user", user_id, "missing")
+    if not reach.manages(admin, target):
+        deny(admin, "user", user_id, "out_of_reach")
     return target
+
+
+def _refuse_grant(admin: User, target: User | None, exc: reach.OutOfReach, email: str) -> None:
+    """Audit an attempt to give agencies the administrator does not hold (the caller answers)."""
+    db.session.rollback()
+    audit.record(
+        "user.denied",
+        user=admin,
+        target_type="user",
+        target_id=target.id if target else None,
+        detail={"email": email, "agencies": exc.agencies, "reason": "agency_out_of_reach"},
+    )
+    db.session.commit()
+
+
+def _agency_choices() -> list[Agency]:
+    """The agencies the signed-in administrator may tick on the forms."""
+    settings = runtime.get().settings
+    allowed = set(reach.grantable(signed_in(), settings))
+    return [a for a in settings.agencies if a.id in allowed]
 
 
 def _back(target: User, message: str, category: str = "info") -> Response:
@@ -93,18 +124,35 @@ def _back(target: User, message: str, category: str = "info") -> Response:
 
 
 def _users_page(form: AccountForm, error: str | None = None, status: int = 200) -> tuple[str, int]:
-    users = list(db.session.scalars(select(User).order_by(User.email)))
+    users = reach.managed_users(db.session, signed_in())
     html = render_template(
         "review/users.html",
         users=users,
         form=form,
         error=error,
         roles=ROLES,
-        agencies=runtime.get().settings.agencies,
+        agencies=_agency_choices(),
         names=agency_names(),
         now=utcnow(),
     )
     return html, status
+
+
+def _failures(target: User) -> throttle.Failures | None:
+    """The account's remembered failed sign-ins, or None if Redis cannot say right now."""
+    try:
+        return throttle.Throttle(queues.redis).failures(target.email)
+    except (redis.RedisError, OSError):
+        return None
+
+
+def _clear_failures(target: User) -> None:
+    """After a password reset: the new password starts without the old one's failures."""
+    try:
+        throttle.Throttle(queues.redis).clear(target.email)
+    except (redis.RedisError, OSError) as exc:
+        # The reset is committed and its password must still be shown; failures expire.
+        log.warning("could not clear failed sign-ins of user %s (%s)", target.id, type(exc).__name__)
 
 
 def _user_page(target: User, form: AccountForm, error: str | None = None, status: int = 200) -> tuple[str, int]:
@@ -114,10 +162,11 @@ def _user_page(target: User, form: AccountForm, error: str | None = None, status
         form=form,
         error=error,
         roles=ROLES,
-        agencies=runtime.get().settings.agencies,
+        agencies=_agency_choices(),
         names=agency_names(),
         now=utcnow(),
         is_self=target.id == signed_in().id,
+        throttled=_failures(target),
     )
     return html, status
 
@@ -125,7 +174,7 @@ def _user_page(target: User, form: AccountForm, error: str | None = None, status
 @bp.get("/admin/users")
 @admin_only
 def users() -> tuple[str, int]:
-    """List every account, with the form to create one."""
+    """List the accounts this administrator manages, with the form to create one."""
     return _users_page(AccountForm())
 
 
@@ -137,6 +186,11 @@ def create_user() -> Response | tuple[str, int]:
     form = _form()
     if not form.agencies:
         return _users_page(form, NO_AGENCY, 400)
+    try:
+        reach.check_grant(admin, runtime.get().settings, form.agencies)
+    except reach.OutOfReach as exc:
+        _refuse_grant(admin, None, exc, form.email)
+        return _users_page(form, str(exc), 403)
     try:
         new = accounts.create_user(db.session, runtime.get().settings, form.email, form.role, form.agencies)
     except AccountError as exc:
@@ -191,6 +245,11 @@ def update_user(user_id: int) -> Response | tuple[str, int]:
     if not form.agencies:
         return _user_page(target, form, NO_AGENCY, 400)
     try:
+        reach.check_grant(admin, runtime.get().settings, form.agencies)
+    except reach.OutOfReach as exc:
+        _refuse_grant(admin, target, exc, target.email)
+        return _user_page(target, form, str(exc), 403)
+    try:
         changes = accounts.change_access(target, runtime.get().settings, form.role, form.agencies)
     except AccountError as exc:
         db.session.rollback()
@@ -236,13 +295,14 @@ def enable_user(user_id: int) -> Response:
 @bp.post("/admin/users/<int:user_id>/reset-password")
 @admin_only
 def reset_password(user_id: int) -> Response:
-    """Give an account a new generated password, shown this once; lifts any lockout."""
+    """Give an account a new generated password, shown this once; clears failed sign-ins."""
     admin = signed_in()
     target = _target(user_id)
     password = accounts.reset_password(target)
     _audit("user.password_reset", admin, target)
     _keep_own_session(admin, target)
     db.session.commit()
+    _clear_failures(target)
     return _no_store(render_template("review/user_password.html", target=target, password=password))
 
 
@@ -264,13 +324,13 @@ def reset_totp(user_id: int) -> Response:
 @bp.post("/admin/users/<int:user_id>/unlock")
 @admin_only
 def unlock_user(user_id: int) -> Response:
-    """Clear an account's failed sign-in attempts and lockout."""
+    """Forget an account's failed sign-in attempts, from every client, and so their delays."""
     admin = signed_in()
     target = _target(user_id)
-    cleared = accounts.unlock(target)
+    cleared = throttle.Throttle(queues.redis).clear(target.email)
     if not cleared:
-        return _back(target, "This account is not locked and has no failed attempts.")
-    _audit("user.unlocked", admin, target, **cleared)
+        return _back(target, "This account has no failed sign-in attempts.")
+    _audit("user.unlocked", admin, target, failed_attempts=cleared)
     db.session.commit()
     return _back(target, f"Unlocked {target.email}.")
 

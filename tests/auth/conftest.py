@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from hotline.auth import init_auth, totp
+from hotline.auth import init_auth, throttle, totp
 
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -45,6 +45,23 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[Clock]:
     c = Clock(1_800_000_000.0)
     monkeypatch.setattr(totp, "clock", c)
     yield c
+
+
+class Held:
+    """The throttle's clock, held still: delays pass when a test moves it, never by waiting."""
+
+    def __init__(self, start: float) -> None:
+        self.t = start
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@pytest.fixture
+def held(monkeypatch: pytest.MonkeyPatch) -> Held:
+    h = Held(1_900_000_000.0)
+    monkeypatch.setattr(throttle, "clock", h)
+    return h
 
 
 @dataclass

@@ -16,7 +16,7 @@ from hotline.auth import audit
 from hotline.auth.models import AuditEntry
 from hotline.extensions import db
 from hotline.settings import Settings
-from tests.auth.conftest import Account, Clock, password_step, sign_in, submit
+from tests.auth.conftest import Account, Clock, Held, password_step, sign_in, submit
 
 
 def actions(app: Flask) -> list[str]:
@@ -40,12 +40,14 @@ def test_sign_in_events_are_recorded(app: Flask, client: FlaskClient, account: A
         assert all(e.prev_hash == p.hash for p, e in itertools.pairwise(entries))
 
 
-def test_lockout_and_unknown_emails_are_recorded(app: Flask, client: FlaskClient, account: Account) -> None:
+def test_throttling_and_unknown_emails_are_recorded(
+    app: Flask, client: FlaskClient, account: Account, held: Held
+) -> None:
     submit(client, "/login", {"email": "ghost@example.org", "password": "guess"})
-    for _ in range(5):
+    for _ in range(6):
         password_step(client, account, "wrong")
     log = actions(app)
-    assert log.count("login.failed") == 6 and log[-1] == "login.locked"
+    assert log.count("login.failed") == 6 and log[-1] == "login.throttled"
     with app.app_context():
         ghost = db.session.scalar(select(AuditEntry).where(AuditEntry.seq == 2))
         assert ghost is not None and ghost.user_id is None and ghost.detail["email"] == "ghost@example.org"

@@ -1,8 +1,10 @@
-"""Sign-in: password then TOTP, enrolment with a QR code, generic errors, lockout, replay."""
+"""Sign-in: password then TOTP, enrolment with a QR code, generic errors, throttling, replay."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import re
+from pathlib import Path
+from typing import Any
 
 import pyotp
 import pytest
@@ -10,14 +12,33 @@ from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
+from werkzeug.test import TestResponse
 
-from hotline.auth.models import User
+from hotline import create_app
+from hotline.auth import passwords, throttle
+from hotline.auth.models import AuditEntry, User
 from hotline.auth.session import safe_next
-from hotline.extensions import db
-from hotline.models import utcnow
-from tests.auth.conftest import Account, Clock, create_account, password_step, sign_in, submit
+from hotline.auth.views import BAD_CREDENTIALS, UNAVAILABLE, WAIT_CODE
+from hotline.extensions import db, queues
+from tests.auth.conftest import Account, Clock, Held, create_account, password_step, sign_in, submit
+from tests.auth.test_audit import actions
+from tests.conftest import free_port, make_settings
 
-LOCKED = "Too many failed attempts. Try again after "
+
+class CountingHasher(PasswordHasher):
+    """argon2's own hasher, counting verifications: a throttled answer must cost one too."""
+
+    calls = 0
+
+    def verify(self, hash: Any, password: Any) -> bool:
+        self.calls += 1
+        return super().verify(hash, password)
+
+
+def throttled_waits(app: Flask) -> list[int]:
+    with app.app_context():
+        query = select(AuditEntry.detail).where(AuditEntry.action == "login.throttled").order_by(AuditEntry.seq)
+        return [d["wait_seconds"] for d in db.session.scalars(query)]
 
 
 def user_row(app: Flask, email: str) -> User:
@@ -69,62 +90,139 @@ def test_code_page_needs_the_password_first(client: FlaskClient, enrolled: Accou
 def test_errors_do_not_reveal_whether_the_email_exists(client: FlaskClient, enrolled: Account) -> None:
     wrong_password = password_step(client, enrolled, "not-the-password").get_data(as_text=True)
     unknown = submit(client, "/login", {"email": "ghost@example.org", "password": "whatever"}).get_data(as_text=True)
-    message = "The email or password is incorrect."
-    assert message in wrong_password and message in unknown
+    assert BAD_CREDENTIALS in wrong_password and BAD_CREDENTIALS in unknown
 
 
 def test_disabled_account_cannot_sign_in(app: Flask, client: FlaskClient, enrolled: Account) -> None:
     app.test_cli_runner().invoke(args=["users", "disable", enrolled.email])
     response = password_step(client, enrolled)
     assert response.status_code == 200
-    assert "The email or password is incorrect." in response.get_data(as_text=True)
+    assert BAD_CREDENTIALS in response.get_data(as_text=True)
 
 
-def test_five_wrong_passwords_lock_the_account(
-    app: Flask, client: FlaskClient, enrolled: Account, clock: Clock
+def _answer(response: TestResponse, email: str) -> tuple[int, str]:
+    """Status and page, without what differs by design: the form token and the address typed back."""
+    body = re.sub(r'name="csrf_token" value="[^"]+"', "", response.get_data(as_text=True))
+    return response.status_code, body.replace(f'value="{email}"', 'value=""')
+
+
+def test_throttled_unknown_disabled_and_wrong_answer_alike(
+    app: Flask, enrolled: Account, held: Held, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    hashes = CountingHasher()
+    monkeypatch.setattr(passwords, "_HASHER", hashes)
+    disabled = create_account(app, "off@example.org")
+    app.test_cli_runner().invoke(args=["users", "disable", disabled.email])
+    client = app.test_client()
+    wrong = _answer(password_step(client, enrolled, "wrong"), enrolled.email)
+    unknown = _answer(submit(client, "/login", {"email": "ghost@example.org", "password": "x"}), "ghost@example.org")
+    off = _answer(password_step(client, disabled), disabled.email)
     for _ in range(4):
-        assert "incorrect" in password_step(client, enrolled, "wrong").get_data(as_text=True)
-    fifth = password_step(client, enrolled, "wrong")
-    assert fifth.status_code == 429
-    text = fifth.get_data(as_text=True)
-    assert LOCKED in text and "UTC." in text
-    locked_until = user_row(app, enrolled.email).locked_until
-    assert locked_until is not None
-    assert timedelta(minutes=14) < locked_until - utcnow() <= timedelta(minutes=15)
-    # Even the right password is refused while locked.
-    right = password_step(client, enrolled)
-    assert right.status_code == 429 and LOCKED in right.get_data(as_text=True)
-    # Once the lock has passed, the right password and code work again.
-    with app.app_context():
-        db.session.execute(
-            update(User).where(User.email == enrolled.email).values(locked_until=utcnow() - timedelta(seconds=1))
-        )
-        db.session.commit()
-    assert sign_in(client, enrolled, clock).headers["Location"] == "/queue"
-
-
-def test_wrong_codes_count_towards_the_lockout(
-    app: Flask, client: FlaskClient, enrolled: Account, clock: Clock
-) -> None:
-    password_step(client, enrolled, "wrong")
-    password_step(client, enrolled, "wrong")
-    password_step(client, enrolled)
-    for _ in range(2):
-        page = submit(client, "/login/totp", {"code": "123456"})
-        assert "not correct" in page.get_data(as_text=True)
-    locked = submit(client, "/login/totp", {"code": "123456"})
-    assert locked.headers["Location"] == "/login"
-    assert LOCKED in client.get("/login").get_data(as_text=True)
-    # The half-finished sign-in is gone: no more guesses without the password again.
+        password_step(client, enrolled, "wrong")
+    # The sixth attempt waits: even the right password gets the same answer, unchecked.
+    throttled_right = _answer(password_step(client, enrolled), enrolled.email)
+    assert wrong == unknown == off == throttled_right
+    assert wrong[0] == 200 and BAD_CREDENTIALS in wrong[1]
+    # Each of them cost one argon2 verification (a dummy hash when there is nothing to check).
+    assert hashes.calls == 8
     assert client.get("/login/totp").headers["Location"] == "/login"
 
 
-def test_success_resets_the_failure_count(app: Flask, client: FlaskClient, enrolled: Account, clock: Clock) -> None:
+def test_each_failure_after_five_waits_twice_as_long(
+    app: Flask, client: FlaskClient, enrolled: Account, clock: Clock, held: Held
+) -> None:
+    for _ in range(5):
+        assert BAD_CREDENTIALS in password_step(client, enrolled, "wrong").get_data(as_text=True)
+    # 1 s to wait after the fifth failure: the right password is not even looked at.
+    assert password_step(client, enrolled).status_code == 200
+    held.t += 1
+    password_step(client, enrolled, "wrong")  # checked: the sixth failure, 2 s to wait now
+    held.t += 1.5
+    assert password_step(client, enrolled).status_code == 200
+    held.t += 0.5
+    assert password_step(client, enrolled).headers["Location"] == "/login/totp"
+    log = actions(app)
+    assert log.count("login.failed") == 6 and log.count("login.throttled") == 2
+    assert throttled_waits(app) == [1, 1]
+
+
+def test_delays_stop_growing_at_fifteen_minutes(app: Flask, held: Held) -> None:
+    with app.app_context():
+        limiter = throttle.Throttle(queues.redis)
+        for _ in range(40):
+            assert limiter.claim("x@example.org", "198.51.100.9").allowed
+            held.t += throttle.MAX_DELAY
+        assert limiter.claim("x@example.org", "198.51.100.9").allowed
+        assert limiter.claim("x@example.org", "198.51.100.9").wait == throttle.MAX_DELAY
+
+
+def test_the_owner_from_another_client_is_not_slowed(app: Flask, enrolled: Account, clock: Clock, held: Held) -> None:
+    attacker = app.test_client()
+    attacker.environ_base["REMOTE_ADDR"] = "203.0.113.66"
+    for _ in range(12):
+        password_step(attacker, enrolled, "guess")
+    # The attacker's own client waits; the owner's does not.
+    assert password_step(attacker, enrolled).status_code == 200
+    owner = app.test_client()
+    owner.environ_base["REMOTE_ADDR"] = "198.51.100.2"
+    assert sign_in(owner, enrolled, clock).headers["Location"] == "/queue"
+
+
+def test_one_client_is_limited_across_accounts(app: Flask, enrolled: Account, clock: Clock, held: Held) -> None:
+    sprayer = app.test_client()
+    sprayer.environ_base["REMOTE_ADDR"] = "2001:db8:1:2::7"
+    for n in range(throttle.CLIENT_FREE):
+        submit(sprayer, "/login", {"email": f"user{n}@example.org", "password": "Winter2026!"})
+    # Another address of the same IPv6 /64 is the same client, and now waits.
+    sprayer.environ_base["REMOTE_ADDR"] = "2001:db8:1:2::8"
+    assert password_step(sprayer, enrolled).status_code == 200
+    assert actions(app)[-1] == "login.throttled"
+    owner = app.test_client()
+    owner.environ_base["REMOTE_ADDR"] = "2001:db8:1:3::1"
+    assert sign_in(owner, enrolled, clock).headers["Location"] == "/queue"
+
+
+def test_clients_are_addresses_and_ipv6_networks() -> None:
+    assert throttle.client_of("203.0.113.5") == "203.0.113.5"
+    assert throttle.client_of("2001:db8:1:2:aaaa::1") == "2001:db8:1:2::/64"
+    assert throttle.client_of("::ffff:203.0.113.5") == "203.0.113.5"
+    assert throttle.client_of(None) == throttle.client_of("junk") == "unknown"
+
+
+def test_wrong_codes_are_throttled_too(
+    app: Flask, client: FlaskClient, enrolled: Account, clock: Clock, held: Held
+) -> None:
+    password_step(client, enrolled, "wrong")
+    password_step(client, enrolled)
+    for _ in range(4):
+        page = submit(client, "/login/totp", {"code": "123456"})
+        assert "not correct" in page.get_data(as_text=True)
+    clock.next_step()
+    # Five failures (one password, four codes): the right code now waits its turn.
+    waiting = submit(client, "/login/totp", {"code": enrolled.code(clock)})
+    assert waiting.status_code == 200 and WAIT_CODE in waiting.get_data(as_text=True)
+    held.t += 1
+    assert submit(client, "/login/totp", {"code": enrolled.code(clock)}).headers["Location"] == "/queue"
+
+
+def test_success_clears_this_clients_failures(app: Flask, client: FlaskClient, enrolled: Account, clock: Clock) -> None:
     for _ in range(4):
         password_step(client, enrolled, "wrong")
+    with app.app_context():
+        assert throttle.Throttle(queues.redis).failures(enrolled.email).count == 4
     assert sign_in(client, enrolled, clock).status_code == 302
-    assert user_row(app, enrolled.email).failed_attempts == 0
+    with app.app_context():
+        assert throttle.Throttle(queues.redis).failures(enrolled.email).count == 0
+
+
+def test_sign_in_fails_closed_without_redis(tmp_path: Path, database_url: str, enrolled: Account) -> None:
+    # A port nobody listens on: the throttle cannot count, so no password is checked.
+    dead = create_app(make_settings(tmp_path, database_url, f"redis://127.0.0.1:{free_port()}/0"))
+    dead.testing = True
+    client = dead.test_client()
+    response = password_step(client, enrolled)
+    assert response.status_code == 503 and UNAVAILABLE in response.get_data(as_text=True)
+    assert client.get("/login/totp").headers["Location"] == "/login"
 
 
 def test_a_code_works_only_once(app: Flask, client: FlaskClient, enrolled: Account, clock: Clock) -> None:

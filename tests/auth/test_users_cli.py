@@ -8,7 +8,8 @@ from sqlalchemy import select
 
 from hotline.auth import create_demo_users, totp
 from hotline.auth.models import User
-from hotline.extensions import db, runtime
+from hotline.auth.throttle import Throttle
+from hotline.extensions import db, queues, runtime
 from tests.auth.conftest import create_account
 
 
@@ -92,16 +93,23 @@ def test_demo_users_one_per_role_and_idempotent(app: Flask) -> None:
         assert len(db.session.scalars(select(User)).all()) == 3
 
 
-def test_reset_password_lifts_a_lockout(app: Flask) -> None:
+def test_reset_password_and_unlock_clear_failed_sign_ins(app: Flask) -> None:
     create_account(app, "g@example.org")
     with app.app_context():
         user = db.session.scalar(select(User).where(User.email == "g@example.org"))
         assert user is not None
-        user.failed_attempts = 3
         old_hash = user.password_hash
-        db.session.commit()
+        limiter = Throttle(queues.redis)
+        for _ in range(3):
+            limiter.claim("g@example.org", "203.0.113.1")
     result = app.test_cli_runner().invoke(args=["users", "reset-password", "g@example.org"])
     assert result.exit_code == 0 and "password: " in result.output
     with app.app_context():
         user = db.session.scalar(select(User).where(User.email == "g@example.org"))
-        assert user is not None and user.password_hash != old_hash and user.failed_attempts == 0
+        assert user is not None and user.password_hash != old_hash
+        assert limiter.failures("g@example.org").count == 0
+        limiter.claim("g@example.org", "203.0.113.1")
+    result = app.test_cli_runner().invoke(args=["users", "unlock", "G@example.org"])
+    assert result.exit_code == 0 and "cleared 1 failed attempt(s)" in result.output
+    with app.app_context():
+        assert limiter.failures("g@example.org").count == 0

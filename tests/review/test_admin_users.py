@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import timedelta
 from html.parser import HTMLParser
 
 import pyotp
@@ -17,7 +16,6 @@ from werkzeug.test import TestResponse
 
 from hotline.auth.models import AuditEntry, User
 from hotline.extensions import db, runtime
-from hotline.models import utcnow
 from hotline.review.users import contact_channels, wait_text
 from hotline.settings import Contact
 from tests.auth.conftest import Account, Clock, password_step, sign_in, submit
@@ -134,33 +132,30 @@ def fresh_sign_in(app: Flask, account: Account, clock: Clock) -> Browser:
 
 def test_admin_lists_accounts(rapp: Flask, login: Login) -> None:
     ann = login(ANN, "investigator", ("riverbend_sd", "precinct_2_central"))
-    root = login(ADMIN, "admin", ("riverbend_sd",))
-    with rapp.app_context():
-        ann_row = db.session.scalar(select(User).where(User.email == ANN))
-        assert ann_row is not None
-        ann_row.locked_until = utcnow() + timedelta(minutes=10)
-        db.session.commit()
+    root = login(ADMIN, "admin", ("riverbend_sd", "precinct_2_central"))
     response = root.get("/admin/users")
     assert response.status_code == 200
     listing = page(response)
     rows = {r.cells[0]: r.cells for r in listing.rows("users", "user-row")}
     assert list(rows) == [ANN, ADMIN]  # ordered by email
-    _email, role, agencies, totp, locked, disabled, created = rows[ANN]
+    _email, role, agencies, totp, disabled, created = rows[ANN]
     assert role == "investigator"
     assert agencies == "2nd Precinct - Central County; Riverbend School District"
-    assert totp == "Enrolled" and locked.endswith(" UTC") and disabled == ""
+    assert totp == "Enrolled" and disabled == ""
     assert created.endswith(" UTC")
-    assert rows[ADMIN][1:6] == ["admin", "Riverbend School District", "Enrolled", "", ""]
-    # The create form offers every configured agency as a checkbox.
+    assert rows[ADMIN][1:5] == ["admin", "2nd Precinct - Central County; Riverbend School District", "Enrolled", ""]
+    # The create form offers the administrator's own agencies, in configuration order.
     boxes = [i["value"] for i in listing.inputs if i.get("name") == "agencies"]
-    assert boxes == [a.id for a in runtime.get(rapp).settings.agencies]
+    assert boxes == [
+        a.id for a in runtime.get(rapp).settings.agencies if a.id in ("riverbend_sd", "precinct_2_central")
+    ]
     assert ann.account.password not in response.get_data(as_text=True)
     nav = response.get_data(as_text=True)
     assert 'href="/admin/users" aria-current="page">Users</a>' in nav and 'href="/admin/agencies"' in nav
 
 
 def test_create_shows_credentials_once_and_the_user_can_sign_in(rapp: Flask, login: Login, clock: Clock) -> None:
-    root = login(ADMIN, "admin", ("riverbend_sd",))
+    root = login(ADMIN, "admin", ("riverbend_sd", "safe_schools_unit"))
     response = post(
         root,
         "/admin/users",
@@ -244,7 +239,7 @@ def test_disable_ends_the_users_session_and_enable_lets_them_back(rapp: Flask, l
     assert refused.status_code == 200 and "incorrect" in refused.get_data(as_text=True)
     listing = page(root.get("/admin/users"))
     [ann_listed] = [r for r in listing.rows("users", "user-row") if r.cells[0] == ANN]
-    assert ann_listed.cells[5] == "Disabled" and "disabled-row" in ann_listed.attrs["class"]
+    assert ann_listed.cells[4] == "Disabled" and "disabled-row" in ann_listed.attrs["class"]
 
     # Disabling twice changes (and logs) nothing more.
     post(root, f"/admin/users/{ann_id}/disable", {})
@@ -304,31 +299,30 @@ def test_reset_totp_makes_the_user_enrol_again(rapp: Flask, login: Login, clock:
     assert reset.user_email == ADMIN and reset.detail == {"email": ANN}
 
 
-def test_unlock_clears_a_lockout(rapp: Flask, login: Login, clock: Clock) -> None:
+def test_unlock_forgets_failed_sign_ins(rapp: Flask, login: Login, clock: Clock) -> None:
     ann = login(ANN)
     root = login(ADMIN, "admin", ("riverbend_sd",))
     ann_id = row(rapp, ANN).id
-    stranger = rapp.test_client()
-    for _ in range(5):
-        password_step(stranger, ann.account, password="wrong-password")
-    assert row(rapp, ANN).locked_until is not None
-    listing = page(root.get("/admin/users"))
-    [ann_listed] = [r for r in listing.rows("users", "user-row") if r.cells[0] == ANN]
-    assert ann_listed.cells[4].endswith(" UTC")
+    for address in ("203.0.113.8", "203.0.113.9"):
+        stranger = rapp.test_client()
+        stranger.environ_base["REMOTE_ADDR"] = address
+        for _ in range(5):
+            password_step(stranger, ann.account, password="wrong-password")
+    shown = page(root.get(f"/admin/users/{ann_id}"))
+    assert shown.text["fact-failed"] == "10 from 2 clients"
+    assert shown.text["fact-locked"].startswith("For some clients")
 
     done = post(root, f"/admin/users/{ann_id}/unlock", {}, form_page=f"/admin/users/{ann_id}")
     shown = page(root.get(done.headers["Location"]))
-    assert shown.text["fact-locked"] == "Not locked" and shown.text["fact-failed"] == "0"
-    user = row(rapp, ANN)
-    assert user.locked_until is None and user.failed_attempts == 0
+    assert shown.text["fact-locked"] == "No" and shown.text["fact-failed"] == "0"
     [unlocked] = audit_entries(rapp, "user.unlocked")
-    assert unlocked.user_email == ADMIN and set(unlocked.detail) == {"email", "locked_until"}
-    # Unlocking does not end sessions, and the user can sign in straight away.
+    assert unlocked.user_email == ADMIN and unlocked.detail == {"email": ANN, "failed_attempts": 10}
+    # Unlocking does not end sessions, and the user can sign in straight away from anywhere.
     assert not signed_out(ann)
     fresh_sign_in(rapp, ann.account, clock)
 
     again = post(root, f"/admin/users/{ann_id}/unlock", {}, form_page=f"/admin/users/{ann_id}")
-    assert any("not locked" in n for n in page(root.get(again.headers["Location"])).notices)
+    assert any("no failed sign-in attempts" in n for n in page(root.get(again.headers["Location"])).notices)
     assert len(audit_entries(rapp, "user.unlocked")) == 1
 
 
@@ -336,7 +330,7 @@ def test_editing_agencies_changes_what_the_user_sees(rapp: Flask, login: Login, 
     riverbend = add_report(rapp, ["riverbend_sd"])
     south = add_report(rapp, ["south_county_sd"])
     ann = login(ANN)
-    root = login(ADMIN, "admin", ("riverbend_sd",))
+    root = login(ADMIN, "admin", ("riverbend_sd", "south_county_sd", "precinct_4_south"))
     ann_id = row(rapp, ANN).id
     queue = ann.get("/queue").get_data(as_text=True)
     assert f'data-report-id="{riverbend}"' in queue and f'data-report-id="{south}"' not in queue
@@ -489,7 +483,7 @@ def test_contact_channels_and_deadlines_are_described_safely() -> None:
 
 
 def test_the_audit_chain_stays_intact(rapp: Flask, login: Login) -> None:
-    root = login(ADMIN, "admin", ("riverbend_sd",))
+    root = login(ADMIN, "admin", ("riverbend_sd", "dispatch"))
     post(root, "/admin/users", {"email": "z@example.org", "role": "dispatcher", "agencies": ["dispatch"]})
     z = row(rapp, "z@example.org")
     for action in ("disable", "enable", "unlock", "reset-password", "reset-totp"):
