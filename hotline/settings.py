@@ -46,12 +46,25 @@ class Hotline(_Strict):
     number: E164
     name: dict[str, str] = Field(min_length=1)
     flow: str
+    # Every line is anonymous by construction: the caller's number and caller-ID fields are
+    # dropped before anything can store them (hotline/voice/privacy.py), whatever this says.
+    # Kept so a configuration can state it; `false` is refused rather than silently ignored.
     anonymous: bool = True
     dispatcher_group: Slug | None = None
     choices: dict[Slug, list[Choice]] = Field(default_factory=dict)
     # When set, every report goes to exactly these agencies (PREA: the PREA unit and an
     # outside agency) and routing rules may not add anyone else.
     exclusive_agencies: list[Slug] = Field(default_factory=list)
+
+    @field_validator("anonymous")
+    @classmethod
+    def _only_anonymous(cls, value: bool) -> bool:
+        if not value:
+            raise ValueError(
+                "non-anonymous lines are not supported: the caller's number is never stored, "
+                "on any line; remove the key or set it to true"
+            )
+        return value
 
     @field_validator("choices")
     @classmethod
