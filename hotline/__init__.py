@@ -31,7 +31,13 @@ def create_app(settings: Settings | None = None, overrides: Mapping[str, object]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
     runtime.init_app(app, settings)
     db.init_app(app, settings.database_url)
-    queues.init_app(app, settings.redis_url, Path(app.instance_path), settings.pipeline.job_timeout_seconds)
+    queues.init_app(
+        app,
+        settings.redis_url,
+        Path(app.instance_path),
+        settings.pipeline.job_timeout_seconds,
+        liveness=settings.pipeline.liveness_seconds,
+    )
 
     from hotline.voice import bp as voice_bp
 

@@ -132,6 +132,12 @@ class PipelineSettings(_Strict):
     # A job still "started" after this long is presumed abandoned by a dead worker and may
     # be run again (every job is idempotent). Also the jobs' time limit.
     job_timeout_seconds: int = Field(default=600, ge=1, le=86400)
+    # A worker proves it is alive by renewing its RQ heartbeat and each running job's lock,
+    # both of which expire after this many seconds: a killed worker's jobs are run again
+    # within about this long plus `reconcile_seconds`, not after the job timeout. Longer
+    # than the longest stall of a live worker (the recogniser holds Python's GIL for about
+    # a quarter of each 30 s piece of audio it decodes).
+    liveness_seconds: int = Field(default=30, ge=5, le=600)
     transcribe_attempts: int = Field(default=3, ge=1, le=20)
     # Twilio may send a recording's callback after the call's final status: a report waits
     # this long after the call ended for recordings still in progress, then routes on what

@@ -51,6 +51,7 @@ def test_shipped_config_loads_with_environment_overrides(tmp_path: Path) -> None
         # not quietly run as an anonymous one.
         (lambda d: d["hotlines"][1].update(anonymous=False), "hotlines.1.anonymous"),
         (lambda d: d["hotlines"][1].update(anonymous=False), "non-anonymous lines are not supported"),
+        (lambda d: d["pipeline"].update(liveness_seconds=1), "pipeline.liveness_seconds"),
     ],
 )
 def test_bad_keys_are_named(tmp_path: Path, change, expected: str) -> None:  # type: ignore[no-untyped-def]

@@ -9,7 +9,10 @@ from pathlib import Path
 
 from tests.conftest import ROOT
 
-SHOW = "import sys; from pathlib import Path; from hotline.embedded_redis import _socket_path; print(_socket_path(Path(sys.argv[1])))"
+SHOW = (
+    "import sys; from pathlib import Path; from hotline.embedded_redis import _socket_path; "
+    "print(_socket_path(Path(sys.argv[1])))"
+)
 
 
 def test_a_long_data_dir_gives_one_socket_path_in_every_process(tmp_path: Path) -> None:
