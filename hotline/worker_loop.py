@@ -152,11 +152,17 @@ def new_worker(name: str | None, liveness: int) -> LiveWorker:
     return worker
 
 
-def run_burst(app: Flask, sweep_every: int, liveness: int) -> None:
-    """Drain the queues after one sweep, then return (no supervision: the caller re-runs it)."""
+def run_burst(app: Flask, sweep_every: int) -> None:
+    """Drain the queues after one sweep, then return (no supervision: the caller re-runs it).
+
+    A plain SimpleWorker: nothing renews a short heartbeat here, so it keeps RQ's long one
+    (its jobs look alive until the job timeout, as before; their locks are still renewed).
+    """
     enqueue_sweep(sweep_every)
     with app.app_context():
-        new_worker(None, liveness).work(burst=True, with_scheduler=True)
+        SimpleWorker([queues.queue(n) for n in QUEUE_NAMES], connection=queues.redis).work(
+            burst=True, with_scheduler=True
+        )
 
 
 def run_forever(app: Flask, name: str | None, sweep_every: int, liveness: int) -> None:

@@ -24,6 +24,6 @@ def worker_command(burst: bool, name: str | None) -> None:
     # SimpleWorker runs jobs in this process: the app, its engine and the speech model are
     # loaded once instead of once per job (MEASURED.md: about 4x the jobs per second).
     if burst:
-        run_burst(app, pipeline.reconcile_seconds, pipeline.liveness_seconds)
+        run_burst(app, pipeline.reconcile_seconds)
     else:
         run_forever(app, name, pipeline.reconcile_seconds, pipeline.liveness_seconds)
