@@ -34,7 +34,13 @@ def create_app(settings: Settings | None = None, overrides: Mapping[str, object]
     # No request waits longer for a pooled connection than a webhook may spend on the database.
     db.init_app(app, settings.database_url, pool_timeout=settings.voice.db_budget_seconds)
     retention.install()  # every new report is stamped with its hotline's retention
-    queues.init_app(app, settings.redis_url, Path(app.instance_path), settings.pipeline.job_timeout_seconds)
+    queues.init_app(
+        app,
+        settings.redis_url,
+        Path(app.instance_path),
+        settings.pipeline.job_timeout_seconds,
+        liveness=settings.pipeline.liveness_seconds,
+    )
 
     from hotline.voice import bp as voice_bp
 

@@ -32,30 +32,27 @@ def main() -> int:
             print(f"demo {role}: {email}  password: {password}  TOTP secret: {secret}", flush=True)
     bind = os.environ.get("HOTLINE_BIND") or urlparse(settings.public_url).netloc or "127.0.0.1:5000"
     python = sys.executable
-    procs = [
-        subprocess.Popen([python, "-m", "flask", "--app", "app", "worker"], env=env),
-        subprocess.Popen(
-            [
-                python,
-                "-m",
-                "gunicorn",
-                "app:app",
-                "--bind",
-                bind,
-                "--workers",
-                "2",
-                "--worker-class",
-                "gthread",
-                "--threads",
-                "2",
-                # Each worker gets its own listening socket: the kernel spreads connections.
-                "--reuse-port",
-                "--access-logfile",
-                "-",
-            ],
-            env=env,
-        ),
+    web = [
+        python,
+        "-m",
+        "gunicorn",
+        "app:app",
+        "--bind",
+        bind,
+        "--workers",
+        "2",
+        "--worker-class",
+        "gthread",
+        "--threads",
+        "2",
+        # Each worker gets its own listening socket: the kernel spreads connections.
+        "--reuse-port",
+        "--access-logfile",
+        "-",
     ]
+    group = Supervisor(env)
+    group.start("worker", [python, "-m", "flask", "--app", "app", "worker"], restart=True)
+    group.start("web", web, restart=False)
     print(
         f"\nhotline is running: web on http://{bind}, one worker, "
         f"Redis at {env.get('REDIS_URL', settings.redis_url)}\n"
@@ -79,21 +76,81 @@ def main() -> int:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     try:
-        while not stopping and all(p.poll() is None for p in procs):
+        while not stopping and group.poll():
             time.sleep(0.5)
     finally:
-        for proc in procs:
-            if proc.poll() is None:
+        group.stop()
+        if embedded:
+            stop_embedded_redis(instance / "redis")
+    return 1 if group.failed and not stopping else 0
+
+
+class Supervisor:
+    """The dev server's child processes: one that may be restarted (the worker), others not.
+
+    A worker that dies (a crash, the OOM killer, a Redis fault it did not survive) is started
+    again after a growing, capped delay, and the web app keeps answering calls meanwhile:
+    recordings wait in the database and Redis for the next worker. The web app dying ends
+    everything, as before.
+    """
+
+    FIRST_WAIT, MAX_WAIT, HEALTHY_AFTER = 1.0, 30.0, 60.0
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.argv: dict[str, list[str]] = {}
+        self.restartable: set[str] = set()
+        self.started: dict[str, float] = {}
+        self.waits: dict[str, float] = {}
+        self.due: dict[str, float] = {}  # name -> when to start it again
+        self.restarts: dict[str, int] = {}
+        self.failed = False
+
+    def start(self, name: str, argv: list[str], restart: bool) -> None:
+        self.argv[name] = argv
+        if restart:
+            self.restartable.add(name)
+        self._spawn(name)
+
+    def _spawn(self, name: str) -> None:
+        self.procs[name] = subprocess.Popen(self.argv[name], env=self.env)
+        self.started[name] = time.monotonic()
+
+    def poll(self) -> bool:
+        """Restart what may be restarted; return False once a process that may not has ended."""
+        now = time.monotonic()
+        for name, proc in list(self.procs.items()):
+            if name in self.due:
+                if now >= self.due[name]:
+                    del self.due[name]
+                    self.restarts[name] = self.restarts.get(name, 0) + 1
+                    self._spawn(name)
+                continue
+            code = proc.poll()
+            if code is None:
+                continue
+            if name not in self.restartable:
+                self.failed = code not in (0, -signal.SIGTERM)
+                return False
+            wait = self.waits.get(name, self.FIRST_WAIT)
+            if now - self.started[name] > self.HEALTHY_AFTER:
+                wait = self.FIRST_WAIT  # it had been running well: a new fault
+            self.waits[name] = min(wait * 2, self.MAX_WAIT)
+            self.due[name] = now + wait
+            print(f"{name} exited with status {code}; starting it again in {wait:.1f} s", flush=True)
+        return True
+
+    def stop(self) -> None:
+        for name, proc in self.procs.items():
+            if proc.poll() is None and name not in self.due:
                 proc.terminate()
-        for proc in procs:
+        for proc in self.procs.values():
             try:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 proc.kill()
-        if embedded:
-            stop_embedded_redis(instance / "redis")
-    failed = [p.args for p in procs if p.returncode not in (0, -signal.SIGTERM, None)]
-    return 1 if failed and not stopping else 0
+                proc.wait()
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import importlib.util
 import subprocess
 import tempfile
@@ -25,9 +26,12 @@ def server_binary() -> Path:
 
 def _socket_path(data_dir: Path) -> Path:
     path = data_dir / "redis.sock"
-    # Unix socket paths are limited to about 107 bytes.
+    # Unix socket paths are limited to about 107 bytes. The short name must be the same in
+    # every process (web, worker, CLI) or each would start a Redis of its own: a digest,
+    # not hash(), which Python salts per process.
     if len(str(path)) > 100:
-        path = Path(tempfile.gettempdir()) / f"hotline-redis-{abs(hash(str(data_dir)))}.sock"
+        digest = hashlib.sha256(str(data_dir).encode()).hexdigest()[:20]
+        path = Path(tempfile.gettempdir()) / f"hotline-redis-{digest}.sock"
     return path
 
 

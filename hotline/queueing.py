@@ -8,7 +8,7 @@ from pathlib import Path
 
 import redis
 from flask import Flask
-from rq import Queue, Retry
+from rq import Queue, Retry, SimpleWorker
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
@@ -28,10 +28,12 @@ class Queues:
         self._configured = ""
         self._data_dir = Path("instance")
         self.stale_after = self.job_timeout = 600
+        self.liveness = 30
 
-    def init_app(self, app: Flask, url: str, data_dir: Path, stale_after: int = 600) -> None:
+    def init_app(self, app: Flask, url: str, data_dir: Path, stale_after: int = 600, liveness: int = 30) -> None:
         self._configured, self._data_dir, self._redis = url, data_dir, None
         self.stale_after = self.job_timeout = stale_after
+        self.liveness = liveness
 
     @property
     def url(self) -> str:
@@ -59,8 +61,9 @@ class Queues:
         """Enqueue a job under a deterministic id unless that job is already waiting or running.
 
         A job marked started whose worker died (SIGKILL, power loss) would block its id for
-        ever: one started longer ago than `stale_after` seconds is taken to be abandoned.
-        Every job is idempotent, so running it again is safe.
+        ever: one whose worker is gone (see `worker_alive`), or started longer ago than
+        `stale_after` seconds, is taken to be abandoned. Every job is idempotent, so running
+        it again is safe.
         """
         q = self.queue(queue)
         # Looked up by id alone: Queue.fetch_job ignores a job of another queue, and the same
@@ -71,18 +74,39 @@ class Queues:
             existing = None
         if existing is not None:
             status = existing.get_status(refresh=False)
-            started = existing.started_at
-            abandoned = (
-                status == JobStatus.STARTED
-                and started is not None
-                and (datetime.now(UTC) - started.replace(tzinfo=UTC)).total_seconds() > self.stale_after
-            )
+            abandoned = status == JobStatus.STARTED and self._abandoned(existing)
             if status in _LIVE and not abandoned:
                 return False
             # Removes it from whichever queue and registry still lists it.
             existing.delete()
         q.enqueue(func, *args, job_id=job_id, retry=retry, failure_ttl=30 * 86400, job_timeout=self.job_timeout)
         return True
+
+    def _abandoned(self, job: Job) -> bool:
+        """Whether a started job's run is over: its worker is dead, or it outlived the timeout."""
+        if job.worker_name and not self.worker_alive(job.worker_name):
+            return True
+        started = job.started_at
+        if started is None:
+            return False
+        return (datetime.now(UTC) - started.replace(tzinfo=UTC)).total_seconds() > self.stale_after
+
+    def worker_alive(self, name: str) -> bool:
+        """Whether the RQ worker `name` still shows signs of life in Redis.
+
+        RQ keeps a hash per worker whose expiry each heartbeat pushes back, and marks it
+        `death` on a clean exit. A `SimpleWorker` beats only between jobs, with a TTL of the
+        job timeout plus a minute, so our worker (hotline.worker_loop) renews it with a TTL of
+        `pipeline.liveness_seconds` from a thread: a killed worker's hash is gone within
+        that. A worker that does not do this keeps looking alive until RQ's own TTL runs out,
+        which errs on the safe side (the job is not doubled, only re-run later).
+        """
+        key = SimpleWorker.redis_worker_namespace_prefix + name
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.exists(key)
+            pipe.hexists(key, "death")
+            exists, dead = pipe.execute()
+        return bool(exists) and not dead
 
     def enqueue_now(self, queue: str, func: str, job_id: str, *args: object) -> bool:
         """Enqueue in one Redis round trip, for webhooks; never fails the caller.

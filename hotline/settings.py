@@ -78,12 +78,25 @@ class Hotline(_Strict):
     flow: str
     # Days its reports' recordings and transcripts are kept; default retention.recordings_days.
     retention_days: int | None = Field(default=None, ge=1)
+    # Every line is anonymous by construction: the caller's number and caller-ID fields are
+    # dropped before anything can store them (hotline/voice/privacy.py), whatever this says.
+    # Kept so a configuration can state it; `false` is refused rather than silently ignored.
     anonymous: bool = True
     dispatcher_group: Slug | None = None
     choices: dict[Slug, list[Choice]] = Field(default_factory=dict)
     # When set, every report goes to exactly these agencies (PREA: the PREA unit and an
     # outside agency) and routing rules may not add anyone else.
     exclusive_agencies: list[Slug] = Field(default_factory=list)
+
+    @field_validator("anonymous")
+    @classmethod
+    def _only_anonymous(cls, value: bool) -> bool:
+        if not value:
+            raise ValueError(
+                "non-anonymous lines are not supported: the caller's number is never stored, "
+                "on any line; remove the key or set it to true"
+            )
+        return value
 
     @field_validator("choices")
     @classmethod
@@ -164,6 +177,12 @@ class PipelineSettings(_Strict):
     # A job still "started" after this long is presumed abandoned by a dead worker and may
     # be run again (every job is idempotent). Also the jobs' time limit.
     job_timeout_seconds: int = Field(default=600, ge=1, le=86400)
+    # A worker proves it is alive by renewing its RQ heartbeat and each running job's lock,
+    # both of which expire after this many seconds: a killed worker's jobs are run again
+    # within about this long plus `reconcile_seconds`, not after the job timeout. Longer
+    # than the longest stall of a live worker (the recogniser holds Python's GIL for about
+    # a quarter of each 30 s piece of audio it decodes).
+    liveness_seconds: int = Field(default=30, ge=5, le=600)
     transcribe_attempts: int = Field(default=3, ge=1, le=20)
     # Twilio may send a recording's callback after the call's final status: a report waits
     # this long after the call ended for recordings still in progress, then routes on what

@@ -47,6 +47,11 @@ def test_shipped_config_loads_with_environment_overrides(tmp_path: Path) -> None
         (lambda d: d["voice"].update(reprompts=99), "voice.reprompts"),
         (lambda d: d["hotlines"][1].update(number=d["hotlines"][0]["number"]), "share a number"),
         (lambda d: d.update(public_url="tips.example.org"), "public_url"),
+        # Every line is anonymous by construction: a line that says otherwise is refused,
+        # not quietly run as an anonymous one.
+        (lambda d: d["hotlines"][1].update(anonymous=False), "hotlines.1.anonymous"),
+        (lambda d: d["hotlines"][1].update(anonymous=False), "non-anonymous lines are not supported"),
+        (lambda d: d["pipeline"].update(liveness_seconds=1), "pipeline.liveness_seconds"),
     ],
 )
 def test_bad_keys_are_named(tmp_path: Path, change, expected: str) -> None:  # type: ignore[no-untyped-def]

@@ -10,7 +10,7 @@ from hotline.extensions import db
 from hotline.models import Recording, Report, utcnow
 from hotline.speech.audio import InvalidAudio, check_wav
 from hotline.twilio_api import ForbiddenUrl, TwilioError
-from workers.common import enqueue, event, exclusive, job, log, queue_for, services, settings
+from workers.common import Busy, Held, enqueue, event, exclusive, job, log, queue_for, services, settings
 
 FETCH = "workers.recordings.fetch_recording"
 TRANSCRIBE = "workers.recordings.transcribe_recording"
@@ -50,13 +50,13 @@ def fetch_recording(recording_sid: str) -> str:
     """Download, encrypt, store and verify one recording; then delete it at Twilio."""
     # Held across the whole job and taken before the row is read: a second run sees what the
     # first one stored, never stores it again, and never deletes the Twilio copy mid-write.
-    with exclusive(f"fetch-{recording_sid}"):
+    with exclusive(f"fetch-{recording_sid}") as held:
         rec = _recording(recording_sid)
         if rec is None:
             log.warning("fetch %s: no such recording row", recording_sid)
             return "missing"
         if rec.fetch_state not in SETTLED:
-            _fetch_and_store(rec)
+            _fetch_and_store(rec, held)
         if rec.fetch_state == "stored" and not rec.deleted_from_twilio and settings().pipeline.delete_from_twilio:
             _delete_at_twilio(rec)
     if rec.fetch_state != "stored":
@@ -123,7 +123,7 @@ def _retry_later(rec: Recording, error: str) -> None:
     enqueue("default", FINALIZE, f"finalize-{rec.report_id}-{rec.recording_sid}", rec.report_id)
 
 
-def _fetch_and_store(rec: Recording) -> None:
+def _fetch_and_store(rec: Recording, held: Held) -> None:
     """Download, check, encrypt, store and verify; retry by raising, dead-letter at the limit."""
     svc = services()
     if not rec.media_url:
@@ -135,7 +135,10 @@ def _fetch_and_store(rec: Recording) -> None:
     try:
         audio = svc.twilio.fetch_recording(rec.media_url)
         check_wav(audio, max_seconds=settings().pipeline.max_recording_seconds)
+        held.check()  # a twin may be writing this object now: leave it to that run
         digest = svc.store.put_and_verify(key, audio, audio_aad(rec))
+    except Busy:
+        raise  # not this recording's fault: not counted towards dead-lettering
     except ForbiddenUrl as exc:
         # A forged or misrouted callback: never fetch, never retry.
         _give_up(rec, "refused", str(exc))
@@ -169,12 +172,12 @@ def _fetch_and_store(rec: Recording) -> None:
 @job
 def transcribe_recording(recording_sid: str) -> str:
     """Transcribe a stored recording offline; the transcript is encrypted like the audio."""
-    with exclusive(f"transcribe-{recording_sid}"):  # the transcript is two objects, like the audio
+    with exclusive(f"transcribe-{recording_sid}") as held:  # the transcript is two objects, like the audio
         rec = _recording(recording_sid)
         if rec is None or rec.fetch_state != "stored" or rec.blob_key is None:
             return "not-stored"
         if rec.transcript_state == "none":
-            _transcribe(rec, rec.blob_key)
+            _transcribe(rec, rec.blob_key, held)
     enqueue("default", FINALIZE, f"finalize-{rec.report_id}-{recording_sid}", rec.report_id)
     return rec.transcript_state
 
@@ -185,7 +188,7 @@ def _untranscribable(rec: Recording, error: str) -> None:
     event(rec.report_id, "transcription_failed", recording_sid=rec.recording_sid, error=error[:200])
 
 
-def _transcribe(rec: Recording, blob_key: str) -> None:
+def _transcribe(rec: Recording, blob_key: str, held: Held) -> None:
     """Retry by raising; any error counts, so a missing or undecryptable blob ends `failed`."""
     svc = services()
     report = db.session.get(Report, rec.report_id)
@@ -196,8 +199,11 @@ def _transcribe(rec: Recording, blob_key: str) -> None:
         audio = svc.store.get_decrypted(blob_key, audio_aad(rec))
         transcript = svc.transcriber.transcribe(audio, language=language)
         key = transcript_key(rec)
+        held.check()  # decoding takes long: a twin may have taken over meanwhile
         if not transcript.unsupported_language:
             svc.store.put_and_verify(key, transcript.text.encode(), transcript_aad(rec))
+    except Busy:
+        raise
     except InvalidAudio as exc:
         _untranscribable(rec, f"InvalidAudio: {exc}")  # the same audio fails the same way
     except Exception as exc:

@@ -2,36 +2,12 @@
 
 from __future__ import annotations
 
-import logging
-import threading
-import time
-
 import click
-import redis
 from flask import current_app
 from flask.cli import with_appcontext
-from rq import SimpleWorker
 
-from hotline.extensions import queues, runtime
-from hotline.queueing import QUEUE_NAMES
-
-log = logging.getLogger(__name__)
-SWEEP = "workers.sweeps.sweep"
-
-
-def enqueue_sweep(interval: int) -> None:
-    """Queue one sweep per interval; the id is the interval's number, so workers don't double it."""
-    slot = int(time.time()) // interval
-    queues.try_enqueue_once("default", SWEEP, f"sweep-{slot}")
-
-
-def _ticker(interval: int, stop: threading.Event) -> None:
-    while not stop.is_set():
-        try:
-            enqueue_sweep(interval)
-        except (redis.RedisError, OSError) as exc:  # Redis down: try again next time
-            log.warning("could not queue the sweep: %s", exc)
-        stop.wait(interval)
+from hotline.extensions import runtime
+from hotline.worker_loop import run_burst, run_forever
 
 
 @click.command("worker")
@@ -39,19 +15,15 @@ def _ticker(interval: int, stop: threading.Event) -> None:
 @click.option("--name", default=None, help="Worker name (default: RQ's).")
 @with_appcontext
 def worker_command(burst: bool, name: str | None) -> None:
-    """Process jobs from the critical, recordings and default queues until stopped."""
+    """Process jobs from the critical, recordings and default queues until stopped.
+
+    Survives Redis outages: it waits for Redis (logging the outage once) and carries on.
+    """
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    interval = runtime.get(app).settings.pipeline.reconcile_seconds
+    pipeline = runtime.get(app).settings.pipeline
     # SimpleWorker runs jobs in this process: the app, its engine and the speech model are
     # loaded once instead of once per job (MEASURED.md: about 4x the jobs per second).
-    worker = SimpleWorker([queues.queue(n) for n in QUEUE_NAMES], connection=queues.redis, name=name)
-    stop = threading.Event()
     if burst:
-        enqueue_sweep(interval)
+        run_burst(app, pipeline.reconcile_seconds)
     else:
-        threading.Thread(target=_ticker, args=(interval, stop), daemon=True, name="sweep-ticker").start()
-    try:
-        with app.app_context():
-            worker.work(burst=burst, with_scheduler=True)
-    finally:
-        stop.set()
+        run_forever(app, name, pipeline.reconcile_seconds, pipeline.liveness_seconds)
