@@ -64,6 +64,7 @@ def hotline(tmp_path: Path, database_url: str, fault_redis: RedisServer, fake_tw
             "job_timeout_seconds": 60,
             "recording_callback_grace_seconds": 1,
             "twilio_reconcile_seconds": 1,
+            "liveness_seconds": 5,
         },
         **_fast_database_budget(),
     )

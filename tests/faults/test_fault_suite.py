@@ -7,19 +7,25 @@ duplicated) and asserts lost == 0 and duplicated == 0.
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from sqlalchemy import select
 
 from hotline.extensions import db
+from hotline.models import Recording, Report
 from hotline.simulator.call import CallResult
 from tests.faults.conftest import Hotline
-from tests.faults.harness import is_postgres, place_safe_schools_call, sqlite_write_lock, tally
+from tests.faults.harness import UTTERANCES, is_postgres, place_safe_schools_call, sqlite_write_lock, tally
 from tests.pipeline.conftest import run_jobs
+from tests.worker.conftest import Workers, long_wav, wait_for
 from workers.sweeps import sweep
 
 
@@ -154,3 +160,80 @@ def place_safe_schools_call_with(line: Hotline, http: requests.Session) -> CallR
 def _release_connections() -> Iterator[None]:
     yield
     db.dispose()
+
+
+def _stored_and_routed(line: Hotline, results: list[CallResult]) -> bool:
+    """Whether every recording of these calls is stored and every report routed."""
+    with line.app.app_context():
+        sids = [s for r in results for s in r.recordings]
+        rows = db.session.scalars(select(Recording).where(Recording.recording_sid.in_(sids))).all()
+        reports = db.session.scalars(select(Report)).all()
+        done = len(rows) == len(sids) and all(r.fetch_state == "stored" for r in rows)
+        done = done and bool(reports) and all(r.routed_at is not None for r in reports)
+        db.session.rollback()
+        return done
+
+
+@pytest.mark.parametrize("stage", ["fetch", "transcription"])
+def test_worker_killed_mid_job(hotline: Hotline, tmp_path: Path, stage: str) -> None:
+    """A real `flask worker` is SIGKILLed in the middle of a job; another one takes over."""
+    clip = tmp_path / "answer.wav"
+    if stage == "fetch":
+        hotline.fake.delay_next("/Recordings/RE", seconds=60)  # the first worker's download hangs
+        clip.write_bytes((UTTERANCES / "u03.wav").read_bytes())
+    else:
+        clip.write_bytes(long_wav(15))  # long enough to be decoding when the worker dies
+    results = [place_safe_schools_call(hotline.url, hotline.fake, clips=[clip])]
+    group = Workers(hotline.app, tmp_path, hotline.fake)
+    try:
+        first = group.start()
+        if stage == "fetch":
+            wait_for("a download starts", lambda: any("/Recordings/RE" in p for _, p in hotline.fake.requests_log))
+        else:
+            wait_for("a transcription starts", lambda: _transcribing(hotline))
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+        if stage == "transcription":
+            assert _untranscribed(hotline)  # it died while decoding
+        hotline.fake.clear_faults()
+        group.start()
+        wait_for("every report is routed", lambda: _stored_and_routed(hotline, results), within=150)
+    finally:
+        group.close()
+    assert_nothing_lost(hotline, f"worker SIGKILLed mid-{stage}", results)
+
+
+def _untranscribed(line: Hotline) -> bool:
+    with line.app.app_context():
+        left = db.session.scalar(select(Recording.id).where(Recording.transcript_state == "none"))
+        db.session.rollback()
+        return left is not None
+
+
+def _transcribing(line: Hotline) -> bool:
+    with line.app.app_context():
+        started = db.session.scalar(select(Recording.id).where(Recording.transcript_attempts >= 1))
+        db.session.rollback()
+        return started is not None
+
+
+def test_twilio_api_refusing_connections_longer_than_the_retries(hotline: Hotline) -> None:
+    """Twilio's REST API is unreachable for all of RQ's retries and the sweep's first tries,
+    then for what would be six hours; then it comes back."""
+    results = [place_safe_schools_call(hotline.url, hotline.fake) for _ in range(2)]
+    hotline.fake.stop()
+    run_jobs(hotline.app)  # every RQ retry fails
+    with hotline.app.app_context():
+        sweep()
+        states = set(db.session.scalars(select(Recording.fetch_state)))
+        assert "dead" not in states and "retrying" in states
+        # Six hours pass (the clocks move; nothing waits): past every backoff.
+        later = timedelta(hours=6)
+        for rec in db.session.scalars(select(Recording)):
+            rec.created_at -= later
+            rec.failing_since = rec.failing_since - later if rec.failing_since else None
+            rec.next_fetch_at = rec.next_fetch_at - later if rec.next_fetch_at else None
+        db.session.commit()
+    hotline.fake.start()
+    recover(hotline)
+    assert_nothing_lost(hotline, "Twilio's API refusing connections for hours", results)
