@@ -22,7 +22,7 @@ def main() -> int:
     embedded = settings.redis_url == "embedded"
     if embedded:
         env["REDIS_URL"] = ensure_embedded_redis(instance / "redis")
-    upgrade(settings.database_url)
+    upgrade(settings.database_url, settings=settings)
     if embedded and settings.database_url.startswith("sqlite:"):
         # Demo accounts for trying the review app on the embedded default (SQLite and the
         # embedded Redis), never on a deployment's database.

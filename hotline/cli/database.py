@@ -10,6 +10,7 @@ from alembic.config import Config
 from flask.cli import with_appcontext
 
 from hotline.extensions import runtime
+from hotline.settings import Settings
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -22,8 +23,12 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(url), revision)
+def upgrade(url: str, revision: str = "head", settings: Settings | None = None) -> None:
+    """Migrate; settings give the keys for converting existing rows (else the environment's)."""
+    config = alembic_config(url)
+    if settings is not None:
+        config.attributes["hotline_settings"] = settings
+    command.upgrade(config, revision)
 
 
 @click.group("db")
@@ -36,8 +41,8 @@ def db_group() -> None:
 @with_appcontext
 def upgrade_command(revision: str) -> None:
     """Create or migrate the schema to REVISION (default: the latest)."""
-    url = runtime.get().settings.database_url
-    upgrade(url, revision)
+    settings = runtime.get().settings
+    upgrade(settings.database_url, revision, settings)
     click.echo(f"database is at revision {revision}")
 
 
