@@ -31,8 +31,8 @@ from hotline.crypto.envelope import (
     seal_with,
 )
 
-# base64 of the header magic b"HLK\x01": how a sealed cell starts (and a plaintext one does not).
-SEALED_PREFIX = "SExLAQ"
+# How the base64 of the header magic b"HLK\x01" starts: "HLK" and the top 6 bits of 0x01.
+SEALED_PREFIX = "SExLA"
 # NIST SP 800-38D allows 2**32 random nonces per key; stay far below.
 _MAX_USES = 2**24
 # Data keys this process has unwrapped: one per process that ever sealed (per rotation).
@@ -41,7 +41,13 @@ _MAX_OPENED = 4096
 
 def is_sealed(value: str) -> bool:
     """Return whether a stored cell is an envelope (rather than legacy plaintext)."""
-    return value.startswith(SEALED_PREFIX)
+    if not value.startswith(SEALED_PREFIX):
+        return False
+    try:
+        parse(value)
+    except MalformedEnvelope:
+        return False
+    return True
 
 
 def parse(token: str) -> Sealed:

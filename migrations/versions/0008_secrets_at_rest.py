@@ -42,7 +42,10 @@ SEALED = (
     ("notes", "body", False),
 )
 GENESIS = "0" * 64
-SEALED_PREFIX = "SExLAQ"  # base64 of the envelope's magic (hotline.crypto.fields)
+def _is_sealed(value: str) -> bool:
+    from hotline.crypto.fields import is_sealed
+
+    return is_sealed(value)
 
 
 class _Keys:
@@ -109,7 +112,7 @@ def _convert_cells(change: Callable[[str, bytes], str | None]) -> None:
                 continue
             new = change(value, aad(name, column))
             if new is not None:
-                out: Any = json.loads(new) if is_json and not new.startswith(SEALED_PREFIX) else new
+                out: Any = json.loads(new) if is_json and not _is_sealed(new) else new
                 bind.execute(sa.update(t).where(t.c.id == row_id).values({column: out}))
 
 
@@ -168,7 +171,7 @@ def upgrade() -> None:
     cipher: list[Any] = []
 
     def seal(value: str, aad: bytes) -> str | None:
-        if value.startswith(SEALED_PREFIX):
+        if _is_sealed(value):
             return None
         if not cipher:
             cipher.append(keys.cipher())
@@ -191,7 +194,7 @@ def downgrade() -> None:
     cipher: list[Any] = []
 
     def unseal(value: str, aad: bytes) -> str | None:
-        if not value.startswith(SEALED_PREFIX):
+        if not _is_sealed(value):
             return None
         if not cipher:
             cipher.append(keys.cipher())
