@@ -42,6 +42,8 @@ SEALED = (
     ("notes", "body", False),
 )
 GENESIS = "0" * 64
+
+
 def _is_sealed(value: str) -> bool:
     from hotline.crypto.fields import is_sealed
 
