@@ -74,8 +74,9 @@ class Call(Base):
     pending: Mapped[str] = mapped_column(SealedPending("calls", "pending"), default="")
     flags: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # The TwiML last sent: a retried request gets exactly the same answer again. Sealed:
-    # a confirmation step reads the caller's digits back.
-    last_response: Mapped[str | None] = mapped_column(SealedText("calls", "last_response"))
+    # a confirmation step reads the caller's digits back. Deferred: only a retried request
+    # reads it, so the other turns do not pay for its decryption.
+    last_response: Mapped[str | None] = mapped_column(SealedText("calls", "last_response"), deferred=True)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None]
     duration: Mapped[int | None]

@@ -28,7 +28,8 @@ def rotate_command() -> None:
     rt = runtime.get()
     store = services_for(rt.settings).store
     changed = store.rotate(store.ring)
-    click.echo(f"re-wrapped {changed} stored object key(s) under key {store.ring.current_id}")
+    where = f"stored recordings and transcripts under key {store.ring.current_id}"
+    click.echo(f"re-wrapped {changed} data key(s) of {where}")
     try:
         counts = rotate_cells(db.session, rt.fields)
     except CellError as exc:

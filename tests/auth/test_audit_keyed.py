@@ -67,10 +67,10 @@ def test_an_edited_entry_with_a_recomputed_chain_fails_without_the_key(app: Flas
 
 def test_the_sweep_anchors_the_chain_and_verify_catches_a_truncated_tail(app: Flask) -> None:
     _log(app, 5)
-    with app.app_context():
-        assert sweep()["anchored"] == 1
-        assert sweep()["anchored"] == 0  # nothing new since: no new line
     path = anchors.default_path(runtime.get(app).settings.instance_path)
+    with app.app_context():
+        sweep()
+        sweep()  # nothing new since: no new line
     [line] = path.read_text().splitlines()
     assert line.split()[1] == "5"
     code, output = _verify(app, "--anchors", str(path))
