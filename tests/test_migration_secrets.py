@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from alembic import command
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -19,7 +21,7 @@ from sqlalchemy import select, text
 from hotline import create_app
 from hotline.auth import audit, totp
 from hotline.auth.models import User
-from hotline.cli.database import upgrade
+from hotline.cli.database import alembic_config, upgrade
 from hotline.db import make_engine
 from hotline.extensions import db
 from hotline.models import Call, Report
@@ -114,3 +116,22 @@ def test_upgrade_seals_old_rows_and_rechains_the_audit_log(tmp_path: Path, redis
         result = audit.verify(db.session, audit.current_key())
         assert result.ok and result.count == 2, result.problem
     db.dispose()
+
+    # And back: plain values, the old TOTP scheme and the unkeyed chain.
+    config = alembic_config(url)
+    config.attributes["hotline_settings"] = settings
+    command.downgrade(config, "0004")
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        keypad = conn.execute(text("SELECT keypad FROM reports")).scalar_one()
+        assert json.loads(keypad) == {"inmate_number": "4815162"}
+        assert conn.execute(text("SELECT pending FROM calls")).scalar_one() == "4815162"
+        assert conn.execute(text("SELECT body FROM notes")).scalar_one() == "cell block D"
+        stored = conn.execute(text("SELECT totp_secret FROM users")).scalar_one()
+        raw = base64.b64decode(stored)
+        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"totp").derive(settings.master_key)
+        aad = b"hotline/totp/v1:pat@prea.example.org"
+        assert AESGCM(key).decrypt(raw[:12], raw[12:], aad).decode() == SECRET
+        last = conn.execute(text("SELECT hash FROM audit_log WHERE seq = 2")).scalar_one()
+    assert last == prev  # the SHA-256 chain it started with
+    engine.dispose()
