@@ -430,6 +430,7 @@ class Context:
     media_base: str
     master_key: str = field(default_factory=lambda: base64.b64encode(secrets.token_bytes(32)).decode())
     secret_key: str = field(default_factory=lambda: secrets.token_hex(32))
+    audit_key: str = field(default_factory=lambda: secrets.token_hex(32))
     worker_logs: list[Path] = field(default_factory=list)
 
     def config(self, name: str, reconcile_seconds: int) -> Path:
@@ -455,6 +456,7 @@ class Context:
             "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
             "HOTLINE_MASTER_KEY": self.master_key,
             "HOTLINE_SECRET_KEY": self.secret_key,
+            "HOTLINE_AUDIT_KEY": self.audit_key,
             "HOTLINE_STORAGE_PATH": str(phase / "storage"),
             "HOTLINE_INSTANCE_PATH": str(phase / "instance"),
         }

@@ -369,6 +369,7 @@ def make_app(config: Path, url: str, redis_url: str, tmp: Path) -> Flask:
             "instance_path": str(tmp / "instance"),
             "storage_path": str(tmp / "storage"),
             "secret_key": secrets.token_hex(32),
+            "audit_key": secrets.token_hex(32),
             "master_key": secrets.token_bytes(32),
             "twilio_auth_token": secrets.token_hex(16),
         },

@@ -726,6 +726,7 @@ def main() -> int:
                 "HOTLINE_INSTANCE_PATH": str(tmp / "instance"),
                 "HOTLINE_STORAGE_PATH": str(tmp / "storage"),
                 "HOTLINE_SECRET_KEY": secrets.token_hex(32),
+                "HOTLINE_AUDIT_KEY": secrets.token_hex(32),
                 # Set every secret: two workers generating dev secrets at once would race.
                 "HOTLINE_MASTER_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
             }

@@ -18,6 +18,7 @@ _GENERATORS = {
     "TWILIO_AUTH_TOKEN": lambda: secrets.token_hex(16),
     "HOTLINE_MASTER_KEY": lambda: base64.b64encode(secrets.token_bytes(32)).decode(),
     "HOTLINE_SECRET_KEY": lambda: secrets.token_hex(32),
+    "HOTLINE_AUDIT_KEY": lambda: secrets.token_hex(32),
 }
 
 

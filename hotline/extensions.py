@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from flask import Flask, current_app
 from twilio.request_validator import RequestValidator
 
+from hotline.crypto import columns
+from hotline.crypto.envelope import MasterKeyRing
+from hotline.crypto.fields import FieldCipher
 from hotline.db import Database
 from hotline.hotlines import Lines
 from hotline.queueing import Queues
@@ -20,6 +23,8 @@ class Runtime:
     settings: Settings
     lines: Lines
     validator: RequestValidator
+    # Seals database cells (TOTP secrets, keypad answers, notes) under the master key ring.
+    fields: FieldCipher
 
 
 class RuntimeHolder:
@@ -28,7 +33,9 @@ class RuntimeHolder:
             settings=settings,
             lines=Lines(settings),
             validator=RequestValidator(settings.twilio_auth_token),
+            fields=FieldCipher(MasterKeyRing(settings.master_key, settings.old_master_keys)),
         )
+        columns.install(app.extensions, app.extensions["hotline"].fields)
 
     def get(self, app: Flask | None = None) -> Runtime:
         runtime: Runtime = (app or current_app).extensions["hotline"]

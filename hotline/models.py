@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from hotline.crypto.columns import SealedJSON, SealedPending, SealedText
 
 
 def utcnow() -> datetime:
@@ -31,7 +33,8 @@ class Report(Base):
     urgency: Mapped[str] = mapped_column(String(16), default="normal")
     categories: Mapped[list[str]] = mapped_column(default=list)
     language: Mapped[str | None] = mapped_column(String(8))
-    keypad: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Sealed: keypad answers include inmate numbers (hotline.crypto.columns).
+    keypad: Mapped[dict[str, Any]] = mapped_column(SealedJSON("reports", "keypad"), default=dict)
     call_ended_at: Mapped[datetime | None]
     routed_at: Mapped[datetime | None]
     legal_hold: Mapped[bool] = mapped_column(default=False)
@@ -70,10 +73,13 @@ class Call(Base):
     phase: Mapped[str] = mapped_column(String(16), default="")
     return_step: Mapped[str | None] = mapped_column(String(64))
     # A digit entry awaiting confirmation, or a PIN's hash awaiting re-entry; cleared after.
-    pending: Mapped[str] = mapped_column(String(200), default="")
+    # Digits are sealed, like the answer they become (an inmate number, say).
+    pending: Mapped[str] = mapped_column(SealedPending("calls", "pending"), default="")
     flags: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    # The TwiML last sent: a retried request gets exactly the same answer again.
-    last_response: Mapped[str | None] = mapped_column(Text)
+    # The TwiML last sent: a retried request gets exactly the same answer again. Sealed:
+    # a confirmation step reads the caller's digits back. Deferred: only a retried request
+    # reads it, so the other turns do not pay for its decryption.
+    last_response: Mapped[str | None] = mapped_column(SealedText("calls", "last_response"), deferred=True)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None]
     duration: Mapped[int | None]

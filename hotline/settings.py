@@ -233,6 +233,8 @@ class Settings(_Strict):
     storage_path: str = "instance/storage"
     instance_path: str = "instance"
     secret_key: str = ""
+    # HMAC key of the audit log's chain: without it nobody can recompute an altered chain.
+    audit_key: str = Field(default="", min_length=32)
     flows_dir: str = "ivr_flows"
     voice: VoiceSettings = VoiceSettings()
     dispatcher_groups: dict[Slug, DispatcherGroup] = Field(default_factory=dict)
@@ -345,6 +347,7 @@ ENV_KEYS = {
     "HOTLINE_STORAGE_PATH": "storage_path",
     "HOTLINE_INSTANCE_PATH": "instance_path",
     "HOTLINE_SECRET_KEY": "secret_key",
+    "HOTLINE_AUDIT_KEY": "audit_key",
     "HOTLINE_WEBHOOK_SECRET": "webhook_secret",
     "HOTLINE_SMTP_PASSWORD": "smtp_password",
 }
@@ -386,6 +389,8 @@ def _fill_dev_secrets(raw: dict[str, object], config_path: Path) -> None:
         raw["master_key"] = decode_master_key(dev_secret(instance, "HOTLINE_MASTER_KEY"))
     if not raw.get("secret_key"):
         raw["secret_key"] = dev_secret(instance, "HOTLINE_SECRET_KEY")
+    if not raw.get("audit_key"):
+        raw["audit_key"] = dev_secret(instance, "HOTLINE_AUDIT_KEY")
 
 
 def load_settings(

@@ -32,6 +32,7 @@ AUTH_TOKEN = "0123456789abcdef0123456789abcdef"
 ACCOUNT_SID = "AC" + "1" * 32
 SAFE_SCHOOLS = "+13148897233"
 PREA = "+13146155055"
+AUDIT_KEY = "test-audit-key-0123456789abcdef0123456789"
 
 
 def free_port() -> int:
@@ -128,6 +129,7 @@ def make_settings(tmp_path: Path, database_url: str, redis_url: str, **extra: An
         "instance_path": str(tmp_path / "instance"),
         "storage_path": str(tmp_path / "storage"),
         "secret_key": "test-secret",
+        "audit_key": AUDIT_KEY,
         **extra,
     }
     return load_settings(ROOT / "config.yaml", environ={}, overrides=overrides)

@@ -12,7 +12,7 @@ from hotline.settings import SettingsError, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = base64.b64encode(b"m" * 32).decode()
-ENV = {"TWILIO_AUTH_TOKEN": "t", "HOTLINE_MASTER_KEY": KEY, "HOTLINE_SECRET_KEY": "s"}
+ENV = {"TWILIO_AUTH_TOKEN": "t", "HOTLINE_MASTER_KEY": KEY, "HOTLINE_SECRET_KEY": "s", "HOTLINE_AUDIT_KEY": "a" * 32}
 
 
 def write(tmp_path: Path, change) -> Path:  # type: ignore[no-untyped-def]

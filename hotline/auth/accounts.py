@@ -87,7 +87,7 @@ def create_user(session: Session, settings: Settings, email: str, role: str, age
         role=role,
         agencies=chosen,
         password_hash=hash_password(password),
-        totp_secret=totp.encrypt_secret(settings.master_key, secret, email),
+        totp_secret=totp.encrypt_secret(secret, email),
     )
     session.add(user)
     session.flush()
@@ -119,7 +119,7 @@ def reset_password(user: User) -> str:
 def reset_totp(user: User, settings: Settings) -> str:
     """Give the account a new TOTP secret to enrol at next sign-in; return the secret."""
     secret = totp.new_secret()
-    user.totp_secret = totp.encrypt_secret(settings.master_key, secret, user.email)
+    user.totp_secret = totp.encrypt_secret(secret, user.email)
     user.totp_enrolled_at = None
     user.last_totp_step = None
     # Whoever holds the old phone may be signed in: end those sessions too.

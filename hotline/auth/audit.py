@@ -1,7 +1,10 @@
-"""The audit log: append-only entries chained by SHA-256, so edits and deletions show.
+"""The audit log: append-only entries chained by HMAC-SHA256, so edits and deletions show.
 
-Each entry's hash covers a canonical JSON of its fields plus the previous entry's hash. The
-single `audit_head` row holds the newest sequence number and hash; an append first updates
+Each entry's hash is an HMAC, under HOTLINE_AUDIT_KEY, of a canonical JSON of its fields plus
+the previous entry's hash. Without the key, someone who can write to the database cannot
+recompute the chain after altering it. Deleting the newest entries (and moving the head back)
+leaves a valid chain, so anchors kept outside the database catch that (hotline.auth.anchors).
+The single `audit_head` row holds the newest sequence number and hash; an append first updates
 that row, which takes a row lock on PostgreSQL and the write lock on SQLite, so concurrent
 appends queue up behind each other and the chain never forks.
 """
@@ -9,20 +12,21 @@ appends queue up behind each other and the chain never forks.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask import has_request_context, request
+from flask import current_app, has_request_context, request
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hotline.auth.models import AuditEntry, AuditHead, User
-from hotline.extensions import db
+from hotline.extensions import db, runtime
 from hotline.models import utcnow
 
 GENESIS = "0" * 64
@@ -44,6 +48,11 @@ def record(
     return append(db.session, action, user=user, target_type=target_type, target_id=target_id, detail=detail, ip=ip)
 
 
+def current_key() -> bytes:
+    """The chain's HMAC key from the current app's settings."""
+    return str(runtime.get(current_app).settings.audit_key).encode("utf-8")
+
+
 def append(
     session: Session,
     action: str,
@@ -53,8 +62,12 @@ def append(
     target_id: str | int | None = None,
     detail: dict[str, Any] | None = None,
     ip: str | None = None,
+    key: bytes | None = None,
 ) -> AuditEntry:
-    """Append an entry using an explicit session (CLI, jobs); the caller commits."""
+    """Append an entry using an explicit session (CLI, jobs); the caller commits.
+
+    key: the chain's HMAC key; by default the current app's.
+    """
     detail = dict(detail or {})
     # Whole words of the key ("pin_hash", "totpCode" -> "pin", "totp"), so "shipping" passes.
     bad = [k for k in detail if _FORBIDDEN & set(re.findall(r"[a-z]+", re.sub(r"([A-Z])", r"_\1", k).lower()))]
@@ -75,7 +88,7 @@ def append(
         detail=detail,
         prev_hash=prev_hash,
     )
-    entry.hash = entry_hash(entry)
+    entry.hash = entry_hash(entry, key or current_key())
     session.add(entry)
     session.execute(update(AuditHead).where(AuditHead.id == _HEAD_ID).values(last_hash=entry.hash))
     session.flush()
@@ -117,9 +130,9 @@ def canonical(entry: AuditEntry) -> bytes:
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
 
 
-def entry_hash(entry: AuditEntry) -> str:
-    """Return the SHA-256 hex digest chaining this entry to the previous one."""
-    return hashlib.sha256(canonical(entry)).hexdigest()
+def entry_hash(entry: AuditEntry, key: bytes) -> str:
+    """Return the HMAC-SHA256 (hex) chaining this entry to the previous one."""
+    return hmac.new(key, canonical(entry), hashlib.sha256).hexdigest()
 
 
 def _iso(at: datetime) -> str:
@@ -135,8 +148,13 @@ class VerifyResult:
     problem: str = ""
 
 
-def verify(session: Session) -> VerifyResult:
-    """Walk the whole chain; report the first entry whose content, order or link is wrong."""
+def verify(session: Session, key: bytes, anchors: Mapping[int, str] | None = None) -> VerifyResult:
+    """Walk the whole chain; report the first entry whose content, order or link is wrong.
+
+    anchors: entry number -> chain HMAC recorded outside the database (hotline.auth.anchors);
+    the chain must agree with every one, so rewritten history and a cut-off tail both show.
+    """
+    anchors = anchors or {}
     prev = GENESIS
     count = 0
     for entry in iter_entries(session):
@@ -146,14 +164,20 @@ def verify(session: Session) -> VerifyResult:
             return VerifyResult(False, count, f"{where}: expected sequence number {count}; entries are missing")
         if entry.prev_hash != prev:
             return VerifyResult(False, count, f"{where}: prev_hash does not match the previous entry")
-        if entry_hash(entry) != entry.hash:
-            return VerifyResult(False, count, f"{where}: content does not match its hash (edited)")
+        if not hmac.compare_digest(entry_hash(entry, key), entry.hash):
+            return VerifyResult(False, count, f"{where}: content does not match its HMAC (edited, or another key)")
+        if entry.seq in anchors and not hmac.compare_digest(anchors[entry.seq], entry.hash):
+            return VerifyResult(False, count, f"{where}: differs from its anchor (history rewritten)")
         prev = entry.hash
     head = session.get(AuditHead, _HEAD_ID)
     head_seq, head_hash = (head.seq, head.last_hash) if head else (0, GENESIS)
     # The head catches what the chain alone cannot: the newest entries deleted off the end.
     if head_seq != count or head_hash != prev:
         return VerifyResult(False, count, f"the log ends at entry #{count} but its head names #{head_seq}")
+    beyond = [seq for seq in anchors if seq > count]
+    if beyond:
+        problem = f"the log ends at entry #{count} but an anchor names #{max(beyond)} (truncated)"
+        return VerifyResult(False, count, problem)
     return VerifyResult(True, count)
 
 

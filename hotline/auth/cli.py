@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 import redis
@@ -11,12 +12,15 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hotline.auth import accounts, audit, totp
+from hotline.auth import accounts, anchors, audit, totp
 
 # Re-exported: the benchmarks still import create_user from here.
 from hotline.auth.accounts import create_user as create_user
 from hotline.auth.models import ROLES, User
 from hotline.auth.throttle import Throttle
+from hotline.crypto import columns
+from hotline.crypto.envelope import MasterKeyRing
+from hotline.crypto.fields import FieldCipher
 from hotline.db import make_engine
 from hotline.extensions import db, queues, runtime
 from hotline.settings import Settings
@@ -35,6 +39,8 @@ def create_demo_users(settings: Settings) -> list[tuple[str, str, str, str]]:
     """
     agencies = sorted(a.id for a in settings.agencies)
     created: list[tuple[str, str, str, str]] = []
+    # Run before any app exists in this process (make run): seal TOTP secrets with these keys.
+    columns.install({}, FieldCipher(MasterKeyRing(settings.master_key, settings.old_master_keys)))
     engine = make_engine(settings.database_url)
     try:
         with Session(engine) as session:
@@ -49,6 +55,7 @@ def create_demo_users(settings: Settings) -> list[tuple[str, str, str, str]]:
                     target_type="user",
                     target_id=new.user.id,
                     detail={"via": "demo", "email": email, "role": role, "agencies": agencies},
+                    key=settings.audit_key.encode("utf-8"),
                 )
                 session.commit()
                 created.append((email, role, new.password, new.secret))
@@ -163,13 +170,27 @@ def reset_totp_command(email: str) -> None:
 
 
 @audit_group.command("verify")
-def verify_command() -> None:
-    """Walk the hash chain; exit 1 naming the first entry that was altered or removed."""
-    result = audit.verify(db.session)
+@click.option(
+    "--anchors",
+    "anchors_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Anchor file (or a copy kept elsewhere); default: the sweep's file under the instance path, if any.",
+)
+def verify_command(anchors_file: Path | None) -> None:
+    """Walk the HMAC chain and check it against the anchors; exit 1 naming the first problem."""
+    settings = runtime.get().settings
+    if anchors_file is None and anchors.default_path(settings.instance_path).exists():
+        anchors_file = anchors.default_path(settings.instance_path)
+    try:
+        known = anchors.read_anchors(anchors_file) if anchors_file else {}
+    except (OSError, anchors.AnchorFileError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    result = audit.verify(db.session, audit.current_key(), known)
     if not result.ok:
         click.echo(f"audit log FAILED verification: {result.problem}", err=True)
         sys.exit(1)
-    click.echo(f"audit log OK: {result.count} entries, chain intact")
+    against = f", agrees with {len(known)} anchor(s) in {anchors_file}" if anchors_file else ", no anchors checked"
+    click.echo(f"audit log OK: {result.count} entries, chain intact{against}")
 
 
 @audit_group.command("export")

@@ -24,7 +24,7 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))
     agencies: Mapped[list[str]] = mapped_column(default=list)
     password_hash: Mapped[str] = mapped_column(String(200))
-    # AES-GCM ciphertext (base64) under a key derived from the master key; never plaintext.
+    # An envelope (base64) under the master key ring, bound to the email (hotline.auth.totp).
     totp_secret: Mapped[str] = mapped_column(String(200))
     totp_enrolled_at: Mapped[datetime | None]
     # The last TOTP time step accepted: a code is good for one sign-in only.
@@ -37,7 +37,7 @@ class User(Base):
 
 
 class AuditEntry(Base):
-    """One append-only line of the audit log, chained to the previous one by hash."""
+    """One append-only line of the audit log, chained to the previous one by HMAC."""
 
     __tablename__ = "audit_log"
     __table_args__ = (Index("ix_audit_log_user_id", "user_id"),)

@@ -2,36 +2,27 @@
 
 from __future__ import annotations
 
-import base64
 import hmac
-import os
 import time
 from collections.abc import Callable
 
 import pyotp
 import segno
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from hotline.crypto import columns
+from hotline.crypto.envelope import DecryptionError
 
 ISSUER = "hotline"
 STEP_SECONDS = 30
 # One step either side of now: phone clocks drift, and a code typed at :29 arrives at :31.
 WINDOW = 1
-_NONCE_BYTES = 12
 
 # Tests replace this to move through time steps without sleeping.
 clock: Callable[[], float] = time.time
 
 
 class SecretDecryptionError(Exception):
-    """A stored TOTP secret could not be decrypted (wrong master key, or tampered)."""
-
-
-def _key(master_key: bytes) -> bytes:
-    # A key of its own for TOTP secrets, so this use never shares a key with recordings.
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"totp").derive(master_key)
+    """A stored TOTP secret could not be decrypted (its master key left the ring, or tampered)."""
 
 
 def new_secret() -> str:
@@ -39,25 +30,27 @@ def new_secret() -> str:
     return pyotp.random_base32(length=32)
 
 
-def encrypt_secret(master_key: bytes, secret: str, email: str) -> str:
-    """Encrypt a TOTP secret for storage; the email is bound in, so rows cannot swap secrets."""
-    nonce = os.urandom(_NONCE_BYTES)
-    sealed = AESGCM(_key(master_key)).encrypt(nonce, secret.encode("ascii"), _aad(email))
-    return base64.b64encode(nonce + sealed).decode("ascii")
+def encrypt_secret(secret: str, email: str) -> str:
+    """Seal a TOTP secret under the master key ring, bound to the account's address.
+
+    The same envelope as every other secret at rest, so `flask keys rotate` re-wraps it and
+    any key still in the ring opens it. The address is the associated data, so rows cannot
+    swap secrets.
+    """
+    return columns.current().seal(secret.encode("ascii"), aad(email))
 
 
-def decrypt_secret(master_key: bytes, stored: str, email: str) -> str:
-    """Decrypt a stored TOTP secret."""
-    raw = base64.b64decode(stored)
+def decrypt_secret(stored: str, email: str) -> str:
+    """Open a stored TOTP secret with whichever ring key its envelope names."""
     try:
-        plain = AESGCM(_key(master_key)).decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], _aad(email))
-    except InvalidTag as exc:
-        raise SecretDecryptionError("the TOTP secret could not be decrypted") from exc
-    return plain.decode("ascii")
+        return columns.current().open(stored, aad(email)).decode("ascii")
+    except DecryptionError as exc:
+        raise SecretDecryptionError(f"the TOTP secret could not be decrypted: {exc}") from exc
 
 
-def _aad(email: str) -> bytes:
-    return b"hotline/totp/v1:" + email.encode("utf-8")
+def aad(email: str) -> bytes:
+    """The associated data of an account's TOTP secret."""
+    return b"hotline/totp/v2:" + email.encode("utf-8")
 
 
 def current_step() -> int:

@@ -16,7 +16,7 @@ from hotline.auth import audit, throttle, totp
 from hotline.auth.models import User
 from hotline.auth.passwords import hash_password, needs_rehash, verify_password
 from hotline.auth.session import current_user, end_session, login_required, now, safe_next, start_session
-from hotline.extensions import db, queues, runtime
+from hotline.extensions import db, queues
 from hotline.models import utcnow
 
 bp = Blueprint("auth", __name__)
@@ -157,7 +157,7 @@ def _restart(message: str = START_AGAIN) -> Response:
 
 
 def _secret(user: User) -> str:
-    return totp.decrypt_secret(runtime.get().settings.master_key, user.totp_secret, user.email)
+    return totp.decrypt_secret(user.totp_secret, user.email)
 
 
 def _accept_code(user: User, code: str) -> bool:

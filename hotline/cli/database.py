@@ -30,6 +30,7 @@ def upgrade(url: str, revision: str = "head", settings: Settings | None = None) 
         # 0006 back-fills each existing report's retain_until from its hotline's retention.
         config.attributes["hotline_retention_days"] = {h.id: settings.retention_days(h.id) for h in settings.hotlines}
         config.attributes["hotline_default_retention_days"] = settings.longest_retention_days()
+        config.attributes["hotline_settings"] = settings
     command.upgrade(config, revision)
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
-from hotline.extensions import runtime
+from hotline.crypto.cells import CellError, rotate_cells
+from hotline.extensions import db, runtime
 from hotline.pipeline.services import services_for
 
 
@@ -17,11 +18,22 @@ def keys_group() -> None:
 @keys_group.command("rotate")
 @with_appcontext
 def rotate_command() -> None:
-    """Re-wrap every stored data key under HOTLINE_MASTER_KEY (audio is not re-encrypted).
+    """Re-wrap every data key under HOTLINE_MASTER_KEY; nothing is re-encrypted.
 
-    Set HOTLINE_MASTER_KEY to the new key and HOTLINE_OLD_MASTER_KEYS to the old one(s),
-    run this, then remove the old keys from the environment.
+    Covers the stored recordings and transcripts and every sealed database cell (TOTP
+    secrets, keypad answers, notes, call state). Set HOTLINE_MASTER_KEY to the new key and
+    HOTLINE_OLD_MASTER_KEYS to the old one(s), run this, then remove the old keys from the
+    environment. Safe to run again after an interruption.
     """
-    store = services_for(runtime.get().settings).store
+    rt = runtime.get()
+    store = services_for(rt.settings).store
     changed = store.rotate(store.ring)
-    click.echo(f"re-wrapped {changed} data key(s) under key {store.ring.current_id}")
+    where = f"stored recordings and transcripts under key {store.ring.current_id}"
+    click.echo(f"re-wrapped {changed} data key(s) of {where}")
+    try:
+        counts = rotate_cells(db.session, rt.fields)
+    except CellError as exc:
+        db.session.rollback()
+        raise click.ClickException(f"could not re-wrap {exc}") from exc
+    for where, count in counts.items():
+        click.echo(f"re-wrapped {count} {where} cell(s)")

@@ -191,24 +191,34 @@ class MasterKeyRing:
 
     def encrypt(self, plaintext: bytes, *, associated_data: bytes) -> Sealed:
         """Seal plaintext under a fresh data key wrapped by the current master key."""
-        aad = _require_aad(associated_data)
         data_key = AESGCM.generate_key(bit_length=8 * KEY_BYTES)
-        # A random 96-bit nonce is safe here: each data key encrypts exactly one message.
-        nonce = os.urandom(NONCE_BYTES)
-        ciphertext = AESGCM(data_key).encrypt(nonce, plaintext, aad)
-        header = self.wrap(data_key)
-        return Sealed(header.key_id, header.wrapped_key, nonce, ciphertext)
+        return seal_with(AESGCM(data_key), self.wrap(data_key), plaintext, associated_data=associated_data)
 
     def decrypt(self, sealed: Sealed, *, associated_data: bytes) -> bytes:
         """Open a sealed object; raise DecryptionError on any mismatch or tampering."""
-        aad = _require_aad(associated_data)
-        data_key = self.unwrap(sealed.header)
-        if len(sealed.nonce) != NONCE_BYTES:
-            raise MalformedEnvelope("nonce has the wrong length")
-        try:
-            return AESGCM(data_key).decrypt(sealed.nonce, sealed.ciphertext, aad)
-        except InvalidTag as exc:
-            raise DecryptionError("payload failed authentication (tampered, or wrong associated data)") from exc
+        return open_with(AESGCM(self.unwrap(sealed.header)), sealed, associated_data=associated_data)
+
+
+def seal_with(data_key: AESGCM, header: KeyHeader, plaintext: bytes, *, associated_data: bytes) -> Sealed:
+    """Seal plaintext with an already unwrapped data key whose wrapped form is header.
+
+    A random 96-bit nonce per message keeps a data key safe for billions of messages, so
+    small values (database fields) may share one data key; see hotline.crypto.fields.
+    """
+    nonce = os.urandom(NONCE_BYTES)
+    ciphertext = data_key.encrypt(nonce, plaintext, _require_aad(associated_data))
+    return Sealed(header.key_id, header.wrapped_key, nonce, ciphertext)
+
+
+def open_with(data_key: AESGCM, sealed: Sealed, *, associated_data: bytes) -> bytes:
+    """Open a sealed object with its already unwrapped data key."""
+    aad = _require_aad(associated_data)
+    if len(sealed.nonce) != NONCE_BYTES:
+        raise MalformedEnvelope("nonce has the wrong length")
+    try:
+        return data_key.decrypt(sealed.nonce, sealed.ciphertext, aad)
+    except InvalidTag as exc:
+        raise DecryptionError("payload failed authentication (tampered, or wrong associated data)") from exc
 
 
 def _require_aad(associated_data: bytes) -> bytes:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from hotline.crypto.columns import SealedText
 from hotline.models import Assignment, Base, Report, utcnow
 
 # The review states an investigator can set, in workflow order, with their labels.
@@ -44,7 +45,7 @@ class Note(Base):
     # No foreign key to users, like the audit log: a note must outlive its author's account.
     author_id: Mapped[int | None]
     author_email: Mapped[str] = mapped_column(String(254))
-    body: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(SealedText("notes", "body"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

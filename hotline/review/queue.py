@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import current_app, render_template, request, session, url_for
 from sqlalchemy import String, cast, select
+from sqlalchemy.orm import defer
 
 from hotline.auth import login_required
 from hotline.auth.models import User
@@ -139,7 +140,8 @@ def query_page(user: User, filters: Filters) -> tuple[list[Row], bool]:
     """Return the rows of the requested page and whether another page follows."""
     if not user.agencies:
         return [], False
-    query = select(Report).where(visible_clause(user))
+    # The queue never shows keypad answers: leave them sealed rather than open 50 per page.
+    query = select(Report).options(defer(Report.keypad)).where(visible_clause(user))
     if filters.status == "open":
         query = query.where(Report.status != "closed")
     elif filters.status != "all":

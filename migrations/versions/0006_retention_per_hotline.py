@@ -51,6 +51,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("reports", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_reports_retain_until"))
-        batch_op.drop_column("retain_until")
+    # Plain ALTER TABLE (SQLite 3.35+ drops a column in place): a batch rebuild would drop and
+    # recreate `reports`, which the foreign keys of calls, recordings and events forbid.
+    op.drop_index(op.f("ix_reports_retain_until"), table_name="reports")
+    op.drop_column("reports", "retain_until")

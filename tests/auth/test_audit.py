@@ -119,7 +119,7 @@ def test_concurrent_appends_keep_one_chain(app: Flask) -> None:
         t.join()
     assert not errors
     with app.app_context():
-        result = audit.verify(db.session)
+        result = audit.verify(db.session, audit.current_key())
     assert result.ok, result.problem
     assert result.count == 20
 

@@ -26,8 +26,7 @@ def test_create_prints_credentials_once_and_stores_them_safely(app: Flask) -> No
         assert account.password not in user.password_hash
         # Encrypted at rest: the base32 secret is not in the row, yet it decrypts.
         assert account.secret not in user.totp_secret
-        key = runtime.get().settings.master_key
-        assert totp.decrypt_secret(key, user.totp_secret, user.email) == account.secret
+        assert totp.decrypt_secret(user.totp_secret, user.email) == account.secret
         assert user.totp_enrolled_at is None
 
 

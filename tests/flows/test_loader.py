@@ -20,7 +20,7 @@ FLOW_FILES = sorted((ROOT / "ivr_flows").glob("*.yaml"))
 SETTINGS = load_settings(
     ROOT / "config.yaml",
     environ={},
-    overrides={"twilio_auth_token": "x", "secret_key": "x", "master_key": b"k" * 32},
+    overrides={"twilio_auth_token": "x", "secret_key": "x", "audit_key": "a" * 32, "master_key": b"k" * 32},
 )
 
 

@@ -16,7 +16,7 @@ from hotline.settings import SettingsError, load_settings
 from tests.pipeline.servers import http_receiver, smtp_server
 
 ROOT = Path(__file__).resolve().parents[2]
-BASE = {"twilio_auth_token": "t", "secret_key": "s", "master_key": b"k" * 32}
+BASE = {"twilio_auth_token": "t", "secret_key": "s", "audit_key": "a" * 32, "master_key": b"k" * 32}
 SETTINGS = load_settings(ROOT / "config.yaml", environ={}, overrides=BASE)
 CFG = SETTINGS.classification
 

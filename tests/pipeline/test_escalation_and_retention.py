@@ -14,6 +14,7 @@ from flask import Flask
 from rq import Queue
 from sqlalchemy import select, update
 
+from hotline import create_app
 from hotline.crypto.envelope import MasterKeyRing
 from hotline.extensions import db, runtime
 from hotline.models import Assignment, Event, Notification, Recording, Report, utcnow
@@ -195,10 +196,7 @@ def test_keys_rotate_rewraps_without_touching_audio(papp: Flask, place_call: Any
     payload_before = (storage / rec.blob_key).read_bytes()  # type: ignore[operator]
     new_key = os.urandom(32)
     rotated = settings.model_copy(update={"master_key": new_key, "old_master_keys": [settings.master_key]})
-    papp.extensions["hotline"] = runtime.get(papp).__class__(
-        rotated, runtime.get(papp).lines, runtime.get(papp).validator
-    )
-    result = papp.test_cli_runner().invoke(args=["keys", "rotate"])
+    result = create_app(rotated).test_cli_runner().invoke(args=["keys", "rotate"])
     assert result.exit_code == 0, result.output
     assert "re-wrapped 2 data key(s)" in result.output  # the audio and its transcript
     assert (storage / rec.blob_key).read_bytes() == payload_before  # type: ignore[operator]

@@ -44,6 +44,7 @@ def worker_process(app: Flask, tmp_path: Path, fake: Any) -> subprocess.Popen[by
         "HOTLINE_INSTANCE_PATH": settings.instance_path,
         "HOTLINE_STORAGE_PATH": settings.storage_path,
         "HOTLINE_SECRET_KEY": "x",
+        "HOTLINE_AUDIT_KEY": "a" * 32,
     }
     return subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "app", "worker"],

@@ -468,7 +468,7 @@ def test_agencies_page_is_read_only_and_shows_no_secrets(rapp: Flask, login: Log
     assert rules[0][1:] == ["safe_schools", "Every report", "Safe Schools unit (county police)"]
     assert rules[2][2] == "district is central_county"
     assert rules[5][2] == "category is drugs"
-    for secret in (settings.secret_key, settings.twilio_auth_token):
+    for secret in (settings.secret_key, settings.twilio_auth_token, settings.audit_key):
         assert secret and secret not in html
     assert "<form" not in html.split("</header>", 1)[1]  # nothing to change here
     assert "<script" not in html and "style=" not in html

@@ -13,8 +13,14 @@ from hotline.db import make_engine
 
 
 @pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")), reason="uses its own SQLite file")
-def test_upgrade_keeps_existing_reports_and_downgrade_removes_it(tmp_path: Path) -> None:
+def test_upgrade_keeps_existing_reports_and_downgrade_removes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from alembic import command
+
+    # Migration 0008 seals the report's keypad answers with the environment's keys: keep the
+    # development ones it generates in this test's directory.
+    monkeypatch.setenv("HOTLINE_INSTANCE_PATH", str(tmp_path / "instance"))
 
     from hotline.cli.database import alembic_config
 
