@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -159,9 +160,7 @@ def _with_school_retention(papp: Flask, days: int) -> None:
     hotlines = [
         h.model_copy(update={"retention_days": days}) if h.id == "safe_schools" else h for h in rt.settings.hotlines
     ]
-    papp.extensions["hotline"] = rt.__class__(
-        rt.settings.model_copy(update={"hotlines": hotlines}), rt.lines, rt.validator
-    )
+    papp.extensions["hotline"] = dataclasses.replace(rt, settings=rt.settings.model_copy(update={"hotlines": hotlines}))
 
 
 def test_a_report_is_kept_until_both_its_own_and_its_hotlines_retention_have_passed(
