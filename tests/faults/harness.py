@@ -19,7 +19,7 @@ from typing import Any
 
 import requests
 from flask import Flask
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from hotline.extensions import db
@@ -184,6 +184,21 @@ def sqlite_write_lock(database_url: str) -> Iterator[None]:
     finally:
         conn.rollback()
         conn.close()
+        engine.dispose()
+
+
+@contextmanager
+def postgres_table_lock(database_url: str) -> Iterator[None]:
+    """Hold an ACCESS EXCLUSIVE lock on the call tables, as a long migration would."""
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("LOCK TABLE calls, reports, recordings IN ACCESS EXCLUSIVE MODE"))
+            try:
+                yield
+            finally:
+                conn.rollback()
+    finally:
         engine.dispose()
 
 

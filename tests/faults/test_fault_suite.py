@@ -23,7 +23,13 @@ from hotline.extensions import db
 from hotline.models import Recording, Report
 from hotline.simulator.call import CallResult
 from tests.faults.conftest import Hotline
-from tests.faults.harness import UTTERANCES, is_postgres, place_safe_schools_call, sqlite_write_lock, tally
+from tests.faults.harness import (
+    UTTERANCES,
+    place_safe_schools_call,
+    postgres_table_lock,
+    sqlite_write_lock,
+    tally,
+)
 from tests.pipeline.conftest import run_jobs
 from tests.worker.conftest import Workers, long_wav, wait_for
 from workers.sweeps import sweep
@@ -58,14 +64,17 @@ class FaultySession(requests.Session):
 
 
 @contextmanager
-def database_down(line: Hotline) -> Iterator[None]:
-    """PostgreSQL refusing connections, or SQLite write-locked by another connection."""
-    if line.proxy is not None:
+def database_down(line: Hotline, how: str = "down") -> Iterator[None]:
+    """PostgreSQL refusing connections (or its call tables locked), or SQLite write-locked."""
+    if line.proxy is not None and how == "down":
         line.proxy.refuse()
         try:
             yield
         finally:
             line.proxy.accept()
+    elif line.proxy is not None:
+        with postgres_table_lock(line.database_url):
+            yield
     else:
         with sqlite_write_lock(line.database_url):
             yield
@@ -78,9 +87,12 @@ def test_no_fault(hotline: Hotline) -> None:
     assert_nothing_lost(hotline, "no fault", results)
 
 
-def test_database_down_over_a_whole_call(hotline: Hotline) -> None:
+@pytest.mark.parametrize("how", ["down", "locked"])
+def test_database_down_over_a_whole_call(hotline: Hotline, how: str) -> None:
     """Every webhook fails: the caller is offered the error path and leaves a message."""
-    with database_down(hotline):
+    if how == "locked" and hotline.proxy is None:
+        pytest.skip("on SQLite, down is a write lock already")
+    with database_down(hotline, how):
         result = place_safe_schools_call(hotline.url, hotline.fake, answers=1)
     db.dispose()  # connections cut by the outage are not reused
     heard = " ".join(result.transcript)
@@ -88,11 +100,10 @@ def test_database_down_over_a_whole_call(hotline: Hotline) -> None:
     assert result.recordings, heard
     assert "received" not in heard  # nothing could be stored while it was down
     recover(hotline)
-    name = (
-        "PostgreSQL refusing connections over a call"
-        if is_postgres(hotline.database_url)
-        else ("SQLite write-locked over a whole call")
-    )
+    if hotline.proxy is None:
+        name = "SQLite write-locked over a whole call"
+    else:
+        name = f"PostgreSQL {'refusing connections' if how == 'down' else 'tables locked'} over a call"
     assert_nothing_lost(hotline, name, [result])
 
 
