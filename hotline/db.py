@@ -140,13 +140,18 @@ def _pg_connect_timeout(_dialect: Any, _record: Any, _cargs: Any, cparams: dict[
 def make_engine(url: str, pool_timeout: float = 30) -> Engine:
     """Create an engine with timeouts on every wait, and SQLite's pragmas for concurrent use.
 
+    Statement parameters are never put into error messages (`hide_parameters`): a failing
+    webhook's logged exception would otherwise carry what the caller keyed in.
+
     `pool_timeout` is how long a request may wait for a free pooled connection.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": DEFAULT_BUSY_SECONDS}, pool_timeout=pool_timeout)
+        engine = create_engine(
+            url, connect_args={"timeout": DEFAULT_BUSY_SECONDS}, pool_timeout=pool_timeout, hide_parameters=True
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "before_cursor_execute", _bound_sqlite_statement)
         event.listen(engine, "checkin", _restore_sqlite_busy)
@@ -157,7 +162,13 @@ def make_engine(url: str, pool_timeout: float = 30) -> Engine:
         # but does not answer. A connect_timeout in DATABASE_URL wins.
         connect_args["connect_timeout"] = DEFAULT_CONNECT_SECONDS
     engine = create_engine(
-        url, pool_pre_ping=True, pool_size=10, max_overflow=10, pool_timeout=pool_timeout, connect_args=connect_args
+        url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=10,
+        pool_timeout=pool_timeout,
+        connect_args=connect_args,
+        hide_parameters=True,
     )
     if engine.dialect.name == "postgresql":
         event.listen(engine, "do_connect", _pg_connect_timeout)

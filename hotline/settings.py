@@ -297,6 +297,17 @@ class Settings(_Strict):
                     f"hotlines.{h.id}.{where}: {h.id} is a PREA hotline ({reason}), so 28 CFR 115.89 requires "
                     f"its reports be kept at least 10 years ({PREA_MIN_RETENTION_DAYS} days), not {days} days"
                 )
+        for h in self.hotlines:
+            # A message left through the error path, or a recording recovered from Twilio, has
+            # no keypad choices: some rule must still send it somewhere, or nobody sees it.
+            catch_all = any(r.hotline == h.id and not r.choice and not r.category for r in self.routing)
+            if not h.exclusive_agencies and not catch_all:
+                raise ValueError(
+                    f"routing: hotline {h.id} has no rule without `choice` and `category`, so a report "
+                    "with no keypad choices (a message taken after a technical problem, a recording "
+                    "recovered from Twilio) would reach no agency; add one, e.g. "
+                    f"{{hotline: {h.id}, agencies: [...]}}"
+                )
         return self
 
     def prea_reason(self, hotline: Hotline) -> str | None:

@@ -227,6 +227,8 @@ class TwilioApi:
         sid, call_sid = str(item.get("sid") or ""), str(item.get("call_sid") or "")
         if item.get("account_sid") != self.account_sid or not _SID.match(sid) or not _SID.match(call_sid):
             return None
+        if not call_sid.startswith("CA"):
+            return None  # a conference's or another product's recording: not a hotline call
         try:
             duration: int | None = int(item.get("duration") or "")
         except ValueError:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from typing import Any
 
 import redis
@@ -147,7 +148,11 @@ def enqueue_sweep(interval: int) -> None:
 
 
 def new_worker(name: str | None, liveness: int) -> LiveWorker:
-    worker = LiveWorker([queues.queue(n) for n in QUEUE_NAMES], connection=queues.redis, name=name)
+    # A given name gets a suffix of its own per worker: a worker killed and restarted under
+    # the same name (a systemd unit's --name) would otherwise look alive to its old jobs,
+    # which would then wait out the job timeout, and RQ refuses a second live worker's name.
+    unique = f"{name}.{uuid.uuid4().hex[:8]}" if name else None
+    worker = LiveWorker([queues.queue(n) for n in QUEUE_NAMES], connection=queues.redis, name=unique)
     worker.liveness = liveness
     return worker
 

@@ -52,6 +52,11 @@ def test_shipped_config_loads_with_environment_overrides(tmp_path: Path) -> None
         (lambda d: d["hotlines"][1].update(anonymous=False), "hotlines.1.anonymous"),
         (lambda d: d["hotlines"][1].update(anonymous=False), "non-anonymous lines are not supported"),
         (lambda d: d["pipeline"].update(liveness_seconds=1), "pipeline.liveness_seconds"),
+        # Routed by district only: a report with no keypad choices would reach nobody.
+        (
+            lambda d: d.update(routing=[r for r in d["routing"] if r.get("choice") or r.get("category")]),
+            "hotline safe_schools has no rule without `choice` and `category`",
+        ),
     ],
 )
 def test_bad_keys_are_named(tmp_path: Path, change, expected: str) -> None:  # type: ignore[no-untyped-def]

@@ -129,6 +129,12 @@ def _fetch_and_store(rec: Recording, held: Held) -> None:
     if not rec.media_url:
         _give_up(rec, "dead", "no RecordingUrl was ever received")
         return
+    if rec.attempts >= settings().pipeline.fetch_attempts:
+        # Each counted attempt is committed before it starts, and one that fails ends here
+        # below; so these began and never ended: their worker died (killed, out of memory).
+        # Another run would die the same way and hold the report for ever.
+        _give_up(rec, "dead", f"{rec.attempts} attempts never finished: the worker died each time")
+        return
     rec.attempts += 1
     db.session.commit()
     key = audio_key(rec)
@@ -193,6 +199,11 @@ def _transcribe(rec: Recording, blob_key: str, held: Held) -> None:
     svc = services()
     report = db.session.get(Report, rec.report_id)
     language = (report.language if report else None) or "en"
+    if rec.transcript_attempts >= settings().pipeline.transcribe_attempts:
+        # As for downloads: these attempts began and never ended (the worker died decoding).
+        _untranscribable(rec, f"{rec.transcript_attempts} attempts never finished: the worker died each time")
+        db.session.commit()
+        return
     rec.transcript_attempts += 1
     db.session.commit()
     try:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from hotline.hotlines import Lines
 from hotline.models import Call, Recording, Report, utcnow
-from hotline.twilio_api import TwilioApi, TwilioCall, TwilioRecording
+from hotline.twilio_api import TwilioApi, TwilioCall, TwilioError, TwilioRecording
 from hotline.voice import calls
 
 log = logging.getLogger(__name__)
@@ -85,6 +85,10 @@ def adopt_from_twilio(
         try:
             _adopt(session, lines, twilio, item, call_cache, found)
             session.commit()
+        except TwilioError as exc:
+            # One call Twilio will not describe now must not hold up the recordings after it.
+            session.rollback()
+            log.warning("could not adopt recording %s yet: %s", item.sid, exc)
         except Exception:
             session.rollback()
             raise
@@ -148,8 +152,7 @@ def _recover_call(
         return None
     call = calls.create_call(session, call_sid, line.config.id, line.flow.start)
     if call.ended_at is None:
-        call.mode = "ended"
-        calls.add_event(session, call.report_id, "recovered_call")
+        calls.without_flow(session, call, "recovered_call")
         if remote.status in _ENDED and calls.end_call(session, call, remote.status, None):
             found.finalize.append(call.report_id)
     return call
@@ -157,17 +160,32 @@ def _recover_call(
 
 def end_finished_calls(session: Session, twilio: TwilioApi, now: datetime, after: timedelta) -> Recovered:
     """Ask Twilio about calls still open here after `after`: one whose final status callback
-    was lost would otherwise wait for the stale-call sweep (hours) before being routed."""
+    was lost would otherwise wait for the stale-call sweep (hours) before being routed.
+
+    No transaction is open while Twilio is asked (on SQLite a write would hold the whole
+    database's lock through every lookup, and a live caller's next webhook would fail), and
+    each ended call is committed on its own.
+    """
     found = Recovered()
-    open_calls = session.scalars(
-        select(Call).where(Call.ended_at.is_(None), Call.started_at < now - after).order_by(Call.id).limit(200)
+    open_sids = session.scalars(
+        select(Call.call_sid).where(Call.ended_at.is_(None), Call.started_at < now - after).order_by(Call.id).limit(200)
     ).all()
-    for call in open_calls:
-        remote = twilio.fetch_call(call.call_sid)
-        if remote is not None and remote.status in _ENDED and calls.end_call(session, call, remote.status, None):
+    session.rollback()
+    for call_sid in open_sids:
+        try:
+            remote = twilio.fetch_call(call_sid)
+        except TwilioError as exc:
+            log.warning("could not ask Twilio about call %s: %s", call_sid, exc)
+            continue
+        if remote is None or remote.status not in _ENDED:
+            continue
+        call = calls.find_call(session, call_sid)
+        if call is not None and calls.end_call(session, call, remote.status, None):
             calls.add_event(session, call.report_id, "call_end_recovered")
+            session.commit()
             found.finalize.append(call.report_id)
-    session.commit()
+        else:
+            session.rollback()
     return found
 
 

@@ -281,6 +281,21 @@ def wave_outcome(session: Session, call: Call, turn: int) -> tuple[set[int], boo
     return picked, accepted
 
 
+# A report whose caller never went through the flow (a message taken after a technical
+# problem, a recording recovered from Twilio) has no keypad choices to rank it: nobody knows
+# what it holds, so it is treated as at least high (PREA's usual level) until classified.
+WITHOUT_FLOW_URGENCY = "high"
+
+
+def without_flow(session: Session, call: Call, kind: str) -> None:
+    """Mark a call whose flow never ran: ended here, at least high urgency, one event."""
+    call.mode = "ended"
+    report = call.report
+    if URGENCY_RANK.get(report.urgency, 0) < URGENCY_RANK[WITHOUT_FLOW_URGENCY]:
+        report.urgency = WITHOUT_FLOW_URGENCY
+    add_event(session, call.report_id, kind)
+
+
 def end_call(session: Session, call: Call, status: str, duration: str | None) -> bool:
     """Mark a call finished; return False if it already was (a repeated callback)."""
     if call.ended_at is not None:

@@ -47,6 +47,10 @@ _RECORDED = (
     ("Thank you. Your message was recorded. Goodbye.", "Polly.Joanna", "en-US"),
     ("Gracias. Su mensaje quedó grabado. Adiós.", "Polly.Lupe", "es-US"),
 )
+_GOODBYE = (
+    ("Thank you for calling. If this is an emergency, hang up and dial 9 1 1. Goodbye.", "Polly.Joanna", "en-US"),
+    ("Gracias por llamar. Si es una emergencia, cuelgue y marque el 9 1 1. Adiós.", "Polly.Lupe", "es-US"),
+)
 # Reached only when <Record> heard nothing: Twilio then skips the action and runs on.
 _NO_MESSAGE = (
     (
@@ -105,6 +109,14 @@ def unconfirmed_twiml() -> VoiceResponse:
     """End a salvaged call whose message Twilio holds but we could not store yet."""
     response = VoiceResponse()
     _say_all(response, _RECORDED)
+    response.hangup()
+    return response
+
+
+def goodbye_twiml() -> VoiceResponse:
+    """End a call we know nothing about (its state is gone): no claim that anything was kept."""
+    response = VoiceResponse()
+    _say_all(response, _GOODBYE)
     response.hangup()
     return response
 

@@ -18,7 +18,7 @@ from hotline.hotlines import Line
 from hotline.models import Call
 from hotline.voice import calls
 from hotline.voice.privacy import scrub
-from hotline.voice.safety import not_in_service_twiml, salvage_twiml, thanks_twiml, unconfirmed_twiml
+from hotline.voice.safety import goodbye_twiml, not_in_service_twiml, salvage_twiml, thanks_twiml, unconfirmed_twiml
 from hotline.voice.signature import is_signed, public_url_of
 
 log = logging.getLogger(__name__)
@@ -149,7 +149,7 @@ def dial_result(turn: int) -> Response:
     """Branch on DialCallStatus after a transfer to the dispatchers."""
     call = calls.find_call(db.session, _call_sid())
     if call is None:
-        return twiml(thanks_twiml())
+        return twiml(goodbye_twiml())
     line = _line_of(call)
     if turn != call.turn:
         return _replay(call, line)
@@ -221,8 +221,7 @@ def _salvaged_call(line: Line) -> tuple[Call, bool]:
     call = calls.create_call(session, g.params["CallSid"], line.config.id, line.flow.start)
     if call.ended_at is not None:
         return call, False  # a twin callback made and ended it first
-    call.mode = "ended"
-    calls.add_event(session, call.report_id, "salvaged_call")
+    calls.without_flow(session, call, "salvaged_call")
     return call, calls.end_call(session, call, "completed", None)
 
 
