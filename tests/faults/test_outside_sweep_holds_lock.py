@@ -54,8 +54,10 @@ def test_live_call_keeps_working_while_the_reconciler_asks_a_slow_twilio(hotline
 
     def sweep_now() -> None:
         with hotline.app.app_context():
-            recover_recordings(force=True)
-            db.session.remove()
+            try:
+                recover_recordings(force=True)
+            finally:
+                db.remove()
         done.set()
 
     threading.Thread(target=sweep_now, daemon=True).start()
@@ -63,7 +65,7 @@ def test_live_call_keeps_working_while_the_reconciler_asks_a_slow_twilio(hotline
     assert not done.is_set()
     # The caller of B presses 1 (English) while that happens.
     answer = _post(hotline, "/voice/input/1", {**base, "Digits": "1"})
-    done.wait(30)
+    assert done.wait(30), "the reconciler never finished"
     db.dispose()
     backend = "PostgreSQL" if is_postgres(hotline.database_url) else "SQLite"
     assert "technical problem" not in answer.text, f"{backend}: caller B got the error path:\n{answer.text[:300]}"
