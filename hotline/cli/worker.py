@@ -22,7 +22,7 @@ def worker_command(burst: bool, name: str | None) -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     pipeline = runtime.get(app).settings.pipeline
     # SimpleWorker runs jobs in this process: the app, its engine and the speech model are
-    # loaded once instead of once per job (MEASURED.md: about 4x the jobs per second).
+    # loaded once instead of once per job (measured: about 4x the jobs per second).
     if burst:
         run_burst(app, pipeline.reconcile_seconds)
     else:

@@ -1,7 +1,7 @@
 """Offline speech-to-text with pocketsphinx's bundled US English model.
 
 No audio leaves the machine and nothing is downloaded at run time. Accuracy on phone audio
-is modest (see MEASURED.md and bench/transcription.py), so transcripts help a call-taker
+is modest (see bench/transcription.py and bench/README.md), so transcripts help a call-taker
 triage; they never replace listening to the recording.
 """
 

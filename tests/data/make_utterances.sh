@@ -3,7 +3,7 @@
 # festival's SLT voice, then passed through a simulated phone channel. Not run by the tests
 # (the clips are committed); needs: apt-get install festival festvox-us-slt-hts sox
 #
-# Why this voice: MEASURED.md found espeak-ng output almost unrecognisable (WER 0.9-1.0),
+# Why this voice: espeak-ng output measured on this kind of machine was almost unrecognisable (WER 0.9-1.0),
 # while SLT through the same channel decodes about as well as real phone speech.
 # The phone channel: 300-3400 Hz band-pass, 8 kHz, 8-bit mu-law (what the PSTN and Twilio
 # carry), decoded back to the 16-bit PCM 8 kHz WAV that Twilio recordings are served as.
