@@ -32,7 +32,7 @@ NEUTRAL = ("u11.wav", "u12.wav", "u13.wav")
 # Measured 0.245 on these clips (0.31 without the noise fill). Decoding is deterministic,
 # so the margin only covers numeric differences between CPUs and library builds; it still
 # fails on a broken pipeline (no resampling, wrong rate, wrong model: WER near 1.0), and
-# it stays below the 0.45 MEASURED.md found for real read speech over the same channel.
+# it stays below the 0.45 measured for real read speech over the same channel.
 MAX_WER = 0.35
 
 
