@@ -67,20 +67,31 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _bound_sqlite_statement(conn: Any, cursor: Any, _statement: str, _params: Any, _context: Any, _many: bool) -> None:
-    """Let a statement wait for SQLite's write lock only as long as the request has left."""
+def _due_again(conn: Any) -> float | None:
+    """The request's deadline, if this connection's timeout must be set (again) for it.
+
+    Set once per request and connection, and again when the last setting is older than
+    _RESET_AFTER, so no statement can wait much past the deadline.
+    """
     deadline = _deadline.get()
     if deadline is None:
-        return
+        return None
     applied = conn.info.get(_APPLIED)
-    now = time.monotonic()
-    if applied is not None and applied[0] == deadline and now - applied[1] < _RESET_AFTER:
+    if applied is not None and applied[0] == deadline and time.monotonic() - applied[1] < _RESET_AFTER:
+        return None
+    return deadline
+
+
+def _bound_sqlite_statement(conn: Any, cursor: Any, _statement: str, _params: Any, _context: Any, _many: bool) -> None:
+    """Let a statement wait for SQLite's write lock only as long as the request has left."""
+    deadline = _due_again(conn)
+    if deadline is None:
         return
     left = _left(deadline)
     # The busy timeout belongs to the connection, not the transaction: the checkin hook
     # puts the default back before anyone else gets this connection.
     cursor.execute(f"PRAGMA busy_timeout={int(left * 1000)}")
-    conn.info[_APPLIED] = (deadline, now)
+    conn.info[_APPLIED] = (deadline, time.monotonic())
     conn.info[_SQLITE_BUSY_CHANGED] = True
 
 
@@ -96,19 +107,15 @@ def _bound_pg_statement(conn: Any, cursor: Any, _statement: str, _params: Any, _
     Local to the transaction (set_config(..., true), i.e. SET LOCAL): it ends at commit or
     rollback, so nothing carries over to the pooled connection's next user.
     """
-    deadline = _deadline.get()
+    deadline = _due_again(conn)
     if deadline is None:
-        return
-    applied = conn.info.get(_APPLIED)
-    now = time.monotonic()
-    if applied is not None and applied[0] == deadline and now - applied[1] < _RESET_AFTER:
         return
     left_ms = str(int(_left(deadline) * 1000))
     cursor.execute(
         "SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true)",
         (left_ms, left_ms),
     )
-    conn.info[_APPLIED] = (deadline, now)
+    conn.info[_APPLIED] = (deadline, time.monotonic())
 
 
 def _forget_applied(conn: Any) -> None:

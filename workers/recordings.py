@@ -10,6 +10,7 @@ from hotline.extensions import db
 from hotline.models import Recording, Report, utcnow
 from hotline.speech.audio import InvalidAudio, check_wav
 from hotline.twilio_api import ForbiddenUrl, TwilioError
+from hotline.voice.calls import urgency_of
 from workers.common import Busy, Held, enqueue, event, exclusive, job, log, queue_for, services, settings
 
 FETCH = "workers.recordings.fetch_recording"
@@ -41,8 +42,7 @@ def _recording(recording_sid: str) -> Recording | None:
 
 
 def _urgency(rec: Recording) -> str:
-    report = db.session.get(Report, rec.report_id)
-    return report.urgency if report else "normal"
+    return urgency_of(db.session, rec.report_id)
 
 
 @job

@@ -21,7 +21,7 @@ from hotline.pipeline.recovery import (
 )
 from hotline.retention import expired
 from hotline.twilio_api import TwilioError
-from hotline.voice.calls import end_call
+from hotline.voice.calls import end_call, urgency_of
 from workers.alerts import alert_fetch_outage
 from workers.common import Busy, enqueue, event, exclusive, job, log, queue_for, services, settings
 from workers.recordings import FETCH, FINALIZE, SETTLED, TRANSCRIBE
@@ -46,18 +46,13 @@ def recover_recordings(force: bool = False, days: int | None = None) -> Recovere
         try:
             with exclusive("twilio-reconcile"):
                 since = window_start(now, days or cfg.twilio_lookback_days)
-                more = adopt_from_twilio(db.session, runtime.get().lines, services().twilio, since, now, grace)
-                more.finalize += end_finished_calls(db.session, services().twilio, now, grace).finalize
+                found.add(adopt_from_twilio(db.session, runtime.get().lines, services().twilio, since, now, grace))
+                found.add(end_finished_calls(db.session, services().twilio, now, grace))
         except (TwilioError, requests.RequestException, Busy) as exc:
             # Twilio down (or another worker at it): the next pass lists again.
             log.warning("could not list recordings at Twilio: %s", exc)
             if force:
                 raise
-        else:
-            found.adopted, found.foreign = more.adopted, more.foreign
-            found.completed += more.completed
-            found.fetch += more.fetch
-            found.finalize += more.finalize
     if found.changed:
         log.warning(
             "recovered recordings: %d adopted from Twilio, %d with a lost callback", found.adopted, found.completed
@@ -127,8 +122,7 @@ def reconcile() -> int:
 
 
 def _urgency(report_id: int) -> str:
-    report = db.session.get(Report, report_id)
-    return report.urgency if report else "normal"
+    return urgency_of(db.session, report_id)
 
 
 def resend_notices() -> int:

@@ -49,21 +49,32 @@ def aad(table: str, column: str) -> bytes:
     return f"hotline/column/v1:{table}.{column}".encode()
 
 
-class SealedText(TypeDecorator[str]):
+class _Sealed:
+    """What every sealed column type knows: where it lives and its associated data."""
+
+    table: str
+    column: str
+    _aad: bytes
+
+    def _place(self, table: str, column: str) -> None:
+        self.table, self.column = table, column
+        self._aad = aad(table, column)
+
+    @staticmethod
+    def kept(value: str) -> bool:
+        """Whether a stored value is left unsealed on purpose (`flask keys rotate` skips it)."""
+        return False
+
+
+class SealedText(_Sealed, TypeDecorator[str]):
     """A text column stored sealed."""
 
     impl = Text
     cache_ok = True
 
-    @staticmethod
-    def kept(value: str) -> bool:
-        """Whether a stored value is left unsealed on purpose."""
-        return False
-
     def __init__(self, table: str, column: str) -> None:
         super().__init__()
-        self.table, self.column = table, column
-        self._aad = aad(table, column)
+        self._place(table, column)
 
     def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
         return None if value is None else current().seal(value.encode("utf-8"), self._aad)
@@ -72,7 +83,7 @@ class SealedText(TypeDecorator[str]):
         return None if value is None else current().open(value, self._aad).decode("utf-8")
 
 
-class SealedPending(TypeDecorator[str]):
+class SealedPending(_Sealed, TypeDecorator[str]):
     """A call's pending digit entry (VARCHAR(200)): typed digits sealed, the rest kept as is.
 
     It is empty most of the time, and holds either digits to read back (sealed: an inmate
@@ -85,8 +96,7 @@ class SealedPending(TypeDecorator[str]):
 
     def __init__(self, table: str, column: str) -> None:
         super().__init__(200)
-        self.table, self.column = table, column
-        self._aad = aad(table, column)
+        self._place(table, column)
 
     @staticmethod
     def kept(value: str) -> bool:
@@ -104,7 +114,7 @@ class SealedPending(TypeDecorator[str]):
         return current().open(value, self._aad).decode("utf-8")
 
 
-class SealedJSON(TypeDecorator[Any]):
+class SealedJSON(_Sealed, TypeDecorator[Any]):
     """A JSON column (a dict of keypad answers) whose whole value is stored as one sealed string.
 
     The column stays JSON (a JSON string holding the envelope), so no table is rebuilt.
@@ -113,15 +123,9 @@ class SealedJSON(TypeDecorator[Any]):
     impl = JSON
     cache_ok = True
 
-    @staticmethod
-    def kept(value: str) -> bool:
-        """Whether a stored value is left unsealed on purpose."""
-        return False
-
     def __init__(self, table: str, column: str) -> None:
         super().__init__()
-        self.table, self.column = table, column
-        self._aad = aad(table, column)
+        self._place(table, column)
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
         if value is None:

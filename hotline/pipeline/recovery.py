@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hotline.hotlines import Lines
-from hotline.models import Call, Recording, Report, utcnow
+from hotline.models import Call, Recording, utcnow
 from hotline.twilio_api import TwilioApi, TwilioCall, TwilioError, TwilioRecording
 from hotline.voice import calls
 
@@ -45,6 +45,14 @@ class Recovered:
     def changed(self) -> int:
         return self.adopted + self.completed
 
+    def add(self, other: Recovered) -> None:
+        """Fold another pass's findings into this one."""
+        self.adopted += other.adopted
+        self.completed += other.completed
+        self.foreign += other.foreign
+        self.fetch += other.fetch
+        self.finalize += other.finalize
+
 
 def complete_overdue(session: Session, now: datetime, grace: timedelta) -> Recovered:
     """Treat as completed a recording whose <Record> action gave its URL long ago but whose
@@ -63,7 +71,7 @@ def complete_overdue(session: Session, now: datetime, grace: timedelta) -> Recov
         if calls.mark_recording(session, rec, "completed", None):
             calls.add_event(session, rec.report_id, "recording_callback_missed", {"recording_sid": rec.recording_sid})
             found.completed += 1
-            found.fetch.append((rec.recording_sid, _urgency_of(session, rec.report_id)))
+            found.fetch.append((rec.recording_sid, calls.urgency_of(session, rec.report_id)))
     session.commit()
     return found
 
@@ -112,7 +120,7 @@ def _adopt(
         if calls.mark_recording(session, rec, "completed", None):
             calls.add_event(session, rec.report_id, "recording_callback_missed", {"recording_sid": item.sid})
             found.completed += 1
-            found.fetch.append((item.sid, _urgency_of(session, rec.report_id)))
+            found.fetch.append((item.sid, calls.urgency_of(session, rec.report_id)))
         return
     call = calls.find_call(session, item.call_sid)
     if call is None:
@@ -187,11 +195,6 @@ def end_finished_calls(session: Session, twilio: TwilioApi, now: datetime, after
         else:
             session.rollback()
     return found
-
-
-def _urgency_of(session: Session, report_id: int) -> str:
-    report = session.get(Report, report_id)
-    return report.urgency if report is not None else "normal"
 
 
 def window_start(now: datetime | None = None, days: int = 7) -> datetime:

@@ -18,6 +18,12 @@ URGENCY_RANK = {"normal": 0, "high": 1, "critical": 2}
 TERMINAL_CALL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 
 
+def urgency_of(session: Session, report_id: int) -> str:
+    """A report's urgency ("normal" if it is gone), e.g. to pick the queue for its jobs."""
+    report = session.get(Report, report_id)
+    return report.urgency if report is not None else "normal"
+
+
 def new_tip_number() -> str:
     """Return a random 8-digit tip number (not sequential, so it cannot be guessed)."""
     return str(10_000_000 + secrets.randbelow(90_000_000))

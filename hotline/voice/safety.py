@@ -75,11 +75,9 @@ def _say_all(response: VoiceResponse, lines: tuple[tuple[str, str, str], ...]) -
 
 def salvage_twiml(base_url: str, hotline_id: str | None) -> VoiceResponse:
     """Apologise, give the 911 advice and still take a message when we know the hotline."""
-    response = VoiceResponse()
     if not hotline_id:
-        _say_all(response, _CALL_AGAIN)
-        response.hangup()
-        return response
+        return _closing(_CALL_AGAIN)
+    response = VoiceResponse()
     _say_all(response, _APOLOGY)
     response.record(
         action=f"{base_url}/voice/salvage/{hotline_id}",
@@ -97,28 +95,27 @@ def salvage_twiml(base_url: str, hotline_id: str | None) -> VoiceResponse:
     return response
 
 
-def thanks_twiml() -> VoiceResponse:
-    """End a salvaged call whose message is stored."""
+def _closing(lines: tuple[tuple[str, str, str], ...]) -> VoiceResponse:
+    """Say the lines in both languages, then hang up."""
     response = VoiceResponse()
-    _say_all(response, _THANKS)
+    _say_all(response, lines)
     response.hangup()
     return response
+
+
+def thanks_twiml() -> VoiceResponse:
+    """End a salvaged call whose message is stored."""
+    return _closing(_THANKS)
 
 
 def unconfirmed_twiml() -> VoiceResponse:
     """End a salvaged call whose message Twilio holds but we could not store yet."""
-    response = VoiceResponse()
-    _say_all(response, _RECORDED)
-    response.hangup()
-    return response
+    return _closing(_RECORDED)
 
 
 def goodbye_twiml() -> VoiceResponse:
     """End a call we know nothing about (its state is gone): no claim that anything was kept."""
-    response = VoiceResponse()
-    _say_all(response, _GOODBYE)
-    response.hangup()
-    return response
+    return _closing(_GOODBYE)
 
 
 def not_in_service_twiml() -> VoiceResponse:
