@@ -7,34 +7,17 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from hotline.extensions import db
+from hotline.jobs.declarations import FETCH, FINALIZE, TRANSCRIBE
 from hotline.models import Recording, Report, utcnow
+from hotline.reports.service import urgency_of
 from hotline.speech.audio import InvalidAudio, check_wav
+from hotline.storage.keys import audio_aad, audio_key, transcript_aad, transcript_key
 from hotline.twilio_api import ForbiddenUrl, TwilioError
-from hotline.voice.calls import urgency_of
-from workers.common import Busy, Held, enqueue, event, exclusive, job, log, queue_for, services, settings
+from workers.common import Busy, Held, event, exclusive, job, log, services, settings
 
-FETCH = "workers.recordings.fetch_recording"
-TRANSCRIBE = "workers.recordings.transcribe_recording"
-FINALIZE = "workers.reports.finalize_report"
 SETTLED = frozenset({"stored", "dead", "refused"})
 # Gaps between tries while Twilio is unreachable: doubling from a minute, at most an hour.
 BACKOFF_FIRST, BACKOFF_MAX = timedelta(minutes=1), timedelta(hours=1)
-
-
-def audio_key(rec: Recording) -> str:
-    return f"recordings/{rec.report_id}/{rec.recording_sid}.wav"
-
-
-def audio_aad(rec: Recording) -> bytes:
-    return f"recording:{rec.recording_sid}".encode()
-
-
-def transcript_key(rec: Recording) -> str:
-    return f"transcripts/{rec.report_id}/{rec.recording_sid}.txt"
-
-
-def transcript_aad(rec: Recording) -> bytes:
-    return f"transcript:{rec.recording_sid}".encode()
 
 
 def _recording(recording_sid: str) -> Recording | None:
@@ -50,7 +33,7 @@ def fetch_recording(recording_sid: str) -> str:
     """Download, encrypt, store and verify one recording; then delete it at Twilio."""
     # Held across the whole job and taken before the row is read: a second run sees what the
     # first one stored, never stores it again, and never deletes the Twilio copy mid-write.
-    with exclusive(f"fetch-{recording_sid}") as held:
+    with exclusive(FETCH.id(recording_sid)) as held:
         rec = _recording(recording_sid)
         if rec is None:
             log.warning("fetch %s: no such recording row", recording_sid)
@@ -60,10 +43,10 @@ def fetch_recording(recording_sid: str) -> str:
         if rec.fetch_state == "stored" and not rec.deleted_from_twilio and settings().pipeline.delete_from_twilio:
             _delete_at_twilio(rec)
     if rec.fetch_state != "stored":
-        enqueue("default", FINALIZE, f"finalize-{rec.report_id}-{recording_sid}", rec.report_id)
+        FINALIZE.enqueue(FINALIZE.id(rec.report_id, recording_sid), rec.report_id)
     elif rec.transcript_state == "none":
         # Not when the sweep re-runs this job only to retry the delete at Twilio.
-        enqueue(queue_for(_urgency(rec)), TRANSCRIBE, f"transcribe-{recording_sid}", recording_sid)
+        TRANSCRIBE.enqueue(TRANSCRIBE.id(recording_sid), recording_sid, urgency=_urgency(rec))
     return rec.fetch_state
 
 
@@ -120,7 +103,7 @@ def _retry_later(rec: Recording, error: str) -> None:
     rec.fetch_state, rec.last_error = "retrying", error[:300]
     db.session.commit()
     # The report need not wait for Twilio: finalize_report decides whether to route it now.
-    enqueue("default", FINALIZE, f"finalize-{rec.report_id}-{rec.recording_sid}", rec.report_id)
+    FINALIZE.enqueue(FINALIZE.id(rec.report_id, rec.recording_sid), rec.report_id)
 
 
 def _fetch_and_store(rec: Recording, held: Held) -> None:
@@ -178,13 +161,13 @@ def _fetch_and_store(rec: Recording, held: Held) -> None:
 @job
 def transcribe_recording(recording_sid: str) -> str:
     """Transcribe a stored recording offline; the transcript is encrypted like the audio."""
-    with exclusive(f"transcribe-{recording_sid}") as held:  # the transcript is two objects, like the audio
+    with exclusive(TRANSCRIBE.id(recording_sid)) as held:  # the transcript is two objects, like the audio
         rec = _recording(recording_sid)
         if rec is None or rec.fetch_state != "stored" or rec.blob_key is None:
             return "not-stored"
         if rec.transcript_state == "none":
             _transcribe(rec, rec.blob_key, held)
-    enqueue("default", FINALIZE, f"finalize-{rec.report_id}-{recording_sid}", rec.report_id)
+    FINALIZE.enqueue(FINALIZE.id(rec.report_id, recording_sid), rec.report_id)
     return rec.transcript_state
 
 

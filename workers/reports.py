@@ -8,16 +8,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hotline.extensions import db
+from hotline.jobs.declarations import NOTIFY
 from hotline.models import Assignment, Event, Notification, Recording, Report, utcnow
 from hotline.pipeline.assign import assign, deadline, notice_for, plan_notifications
 from hotline.pipeline.classify import classify
 from hotline.pipeline.notify import Channel, Notice, SmsChannel
+from hotline.storage.keys import transcript_aad
 from hotline.twilio_api import OutcomeUnknown, TwilioError
-from workers.common import enqueue, event, exclusive, job, log, queue_for, services, settings
-from workers.recordings import SETTLED, transcript_aad
+from workers.common import event, exclusive, job, log, services, settings
+from workers.recordings import SETTLED
 
-NOTIFY = "workers.reports.notify_assignment"
-ON_CALL = "workers.reports.alert_on_call"
 # An SMS whose POST had an unknown outcome is looked up at Twilio; only a lookup at least
 # this long after the attempt that does not find it lets it be sent again. Twilio creates
 # the Message before it answers, so by then a message it has is listed.
@@ -155,7 +155,7 @@ def plan(assignment: Assignment) -> bool:
 def enqueue_notify(assignment: Assignment, urgency: str) -> bool:
     """Queue the notices of the assignment's current level (one live job per level)."""
     level = assignment.level
-    return enqueue(queue_for(urgency), NOTIFY, f"notify-{assignment.id}-{level}", assignment.id, level)
+    return NOTIFY.enqueue(NOTIFY.id(assignment.id, level), assignment.id, level, urgency=urgency)
 
 
 @job

@@ -4,72 +4,26 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import requests
-from redis.exceptions import RedisError
 from sqlalchemy import and_, or_, select
 
 from hotline.auth.anchors import default_path, write_anchor
-from hotline.extensions import db, queues, runtime
+from hotline.extensions import db
+from hotline.jobs.declarations import FETCH, FINALIZE, ON_CALL, TRANSCRIBE
+from hotline.jobs.recover import recover_recordings
 from hotline.models import Assignment, Call, Event, Notification, Recording, Report, utcnow
 from hotline.pipeline.assign import due_assignments, escalate
-from hotline.pipeline.recovery import (
-    Recovered,
-    adopt_from_twilio,
-    complete_overdue,
-    end_finished_calls,
-    window_start,
-)
+from hotline.reports.service import end_call, urgency_of
 from hotline.retention import expired
-from hotline.twilio_api import TwilioError
-from hotline.voice.calls import end_call, urgency_of
 from workers.alerts import alert_fetch_outage
-from workers.common import Busy, enqueue, event, exclusive, job, log, queue_for, services, settings
-from workers.recordings import FETCH, FINALIZE, SETTLED, TRANSCRIBE
-from workers.reports import ON_CALL, enqueue_notify, plan, unalerted_transfers
+from workers.common import event, job, log, services, settings
+from workers.recordings import SETTLED
+from workers.reports import enqueue_notify, plan, unalerted_transfers
 
-SWEEP = "workers.sweeps.sweep"
 # A call with no final status callback after this long is treated as ended, so its report
 # still completes and gets routed even if Twilio's last callback never arrived.
 STALE_CALL = timedelta(hours=3)
 # Unanswered transfers this recent still get their on-call alert if it was lost.
 ON_CALL_WINDOW = timedelta(hours=24)
-
-
-def recover_recordings(force: bool = False, days: int | None = None) -> Recovered:
-    """Repair lost recording callbacks, then (every `twilio_reconcile_seconds`, or when
-    forced) adopt every recording Twilio holds that the database does not know."""
-    cfg = settings().pipeline
-    now = utcnow()
-    grace = timedelta(seconds=cfg.recording_callback_grace_seconds)
-    found = complete_overdue(db.session, now, grace)
-    if force or (cfg.twilio_reconcile_seconds and _due("twilio-reconcile", cfg.twilio_reconcile_seconds)):
-        try:
-            with exclusive("twilio-reconcile"):
-                since = window_start(now, days or cfg.twilio_lookback_days)
-                found.add(adopt_from_twilio(db.session, runtime.get().lines, services().twilio, since, now, grace))
-                found.add(end_finished_calls(db.session, services().twilio, now, grace))
-        except (TwilioError, requests.RequestException, Busy) as exc:
-            # Twilio down (or another worker at it): the next pass lists again.
-            log.warning("could not list recordings at Twilio: %s", exc)
-            if force:
-                raise
-    if found.changed:
-        log.warning(
-            "recovered recordings: %d adopted from Twilio, %d with a lost callback", found.adopted, found.completed
-        )
-    for recording_sid, urgency in found.fetch:
-        enqueue(queue_for(urgency), FETCH, f"fetch-{recording_sid}", recording_sid)
-    for report_id in found.finalize:
-        enqueue("default", FINALIZE, f"finalize-{report_id}-call", report_id)
-    return found
-
-
-def _due(name: str, every: int) -> bool:
-    """True once per `every` seconds across all workers (a Redis key that expires)."""
-    try:
-        return bool(queues.redis.set(f"due:{name}", "1", nx=True, ex=every))
-    except (RedisError, OSError):
-        return False
 
 
 def reconcile() -> int:
@@ -84,18 +38,18 @@ def reconcile() -> int:
             or_(Recording.next_fetch_at.is_(None), Recording.next_fetch_at <= now),
         )
     ):
-        count += enqueue(queue_for(_urgency(rec.report_id)), FETCH, f"fetch-{rec.recording_sid}", rec.recording_sid)
+        count += FETCH.enqueue(FETCH.id(rec.recording_sid), rec.recording_sid, urgency=_urgency(rec.report_id))
     if settings().pipeline.delete_from_twilio:
         # A delete that failed at Twilio: the fetch job, run again, only retries the delete.
         for rec in db.session.scalars(
             select(Recording).where(Recording.fetch_state == "stored", Recording.deleted_from_twilio.is_(False))
         ):
-            count += enqueue(queue_for(_urgency(rec.report_id)), FETCH, f"fetch-{rec.recording_sid}", rec.recording_sid)
+            count += FETCH.enqueue(FETCH.id(rec.recording_sid), rec.recording_sid, urgency=_urgency(rec.report_id))
     for rec in db.session.scalars(
         select(Recording).where(Recording.fetch_state == "stored", Recording.transcript_state == "none")
     ):
-        count += enqueue(
-            queue_for(_urgency(rec.report_id)), TRANSCRIBE, f"transcribe-{rec.recording_sid}", rec.recording_sid
+        count += TRANSCRIBE.enqueue(
+            TRANSCRIBE.id(rec.recording_sid), rec.recording_sid, urgency=_urgency(rec.report_id)
         )
     cutoff = utcnow() - STALE_CALL
     for call in db.session.scalars(select(Call).where(Call.ended_at.is_(None), Call.started_at < cutoff)):
@@ -104,7 +58,7 @@ def reconcile() -> int:
     for report_id in db.session.scalars(
         select(Report.id).where(Report.call_ended_at.is_not(None), Report.routed_at.is_(None))
     ):
-        count += enqueue("default", FINALIZE, f"finalize-{report_id}-sweep", report_id)
+        count += FINALIZE.enqueue(FINALIZE.id(report_id, "sweep"), report_id)
     # Routed before a late transcript landed (see finalize_report): re-classify.
     for report_id in db.session.scalars(
         select(Recording.report_id)
@@ -117,7 +71,7 @@ def reconcile() -> int:
         )
         .distinct()
     ):
-        count += enqueue("default", FINALIZE, f"finalize-{report_id}-sweep", report_id)
+        count += FINALIZE.enqueue(FINALIZE.id(report_id, "sweep"), report_id)
     return count + resend_notices() + alert_on_call_again()
 
 
@@ -170,7 +124,7 @@ def alert_on_call_again() -> int:
     count = 0
     for report_id in sorted(report_ids):
         if unalerted_transfers(db.session, report_id):
-            count += enqueue("critical", ON_CALL, f"oncall-sweep-{report_id}", report_id)
+            count += ON_CALL.enqueue(ON_CALL.id("sweep", report_id), report_id)
     return count
 
 

@@ -10,13 +10,12 @@ from sqlalchemy import select
 
 from hotline.auth import audit
 from hotline.extensions import db
+from hotline.jobs.declarations import FETCH
+from hotline.jobs.recover import recover_recordings
 from hotline.models import Recording, Report
 from hotline.pipeline.assign import acknowledge
 from hotline.reports.export import iter_reports
 from hotline.reports.transcripts import read_transcript
-from workers.common import enqueue, queue_for
-
-FETCH_JOB = "workers.recordings.fetch_recording"
 
 
 def find_report(ref: str) -> Report:
@@ -113,7 +112,7 @@ def retry_command(recording_sid: str) -> None:
     db.session.commit()
     # Once stored it is transcribed, and a report already routed without it is re-classified
     # and routed to any agency its transcript adds (workers.reports.finalize_report).
-    if enqueue(queue_for(urgency), FETCH_JOB, f"fetch-{recording_sid}", recording_sid):
+    if FETCH.enqueue(FETCH.id(recording_sid), recording_sid, urgency=urgency):
         click.echo(f"{recording_sid} queued again")
     else:
         click.echo(f"{recording_sid} marked pending (already queued, or Redis is down: the sweep queues it)")
@@ -124,8 +123,6 @@ def retry_command(recording_sid: str) -> None:
 @with_appcontext
 def recover_command(days: int | None) -> None:
     """Adopt now every recording Twilio holds that no report has (the sweep does it regularly)."""
-    from workers.sweeps import recover_recordings
-
     found = recover_recordings(force=True, days=days)
     click.echo(
         f"{found.adopted} recording(s) adopted from Twilio, {found.completed} with a lost callback completed, "

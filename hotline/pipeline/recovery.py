@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from hotline.hotlines import Lines
 from hotline.models import Call, Recording, utcnow
+from hotline.reports import service
 from hotline.twilio_api import TwilioApi, TwilioCall, TwilioError, TwilioRecording
 from hotline.voice import calls
 
@@ -71,7 +72,7 @@ def complete_overdue(session: Session, now: datetime, grace: timedelta) -> Recov
         if calls.mark_recording(session, rec, "completed", None):
             calls.add_event(session, rec.report_id, "recording_callback_missed", {"recording_sid": rec.recording_sid})
             found.completed += 1
-            found.fetch.append((rec.recording_sid, calls.urgency_of(session, rec.report_id)))
+            found.fetch.append((rec.recording_sid, service.urgency_of(session, rec.report_id)))
     session.commit()
     return found
 
@@ -120,7 +121,7 @@ def _adopt(
         if calls.mark_recording(session, rec, "completed", None):
             calls.add_event(session, rec.report_id, "recording_callback_missed", {"recording_sid": item.sid})
             found.completed += 1
-            found.fetch.append((item.sid, calls.urgency_of(session, rec.report_id)))
+            found.fetch.append((item.sid, service.urgency_of(session, rec.report_id)))
         return
     call = calls.find_call(session, item.call_sid)
     if call is None:
@@ -161,7 +162,7 @@ def _recover_call(
     call = calls.create_call(session, call_sid, line.config.id, line.flow.start)
     if call.ended_at is None:
         calls.without_flow(session, call, "recovered_call")
-        if remote.status in _ENDED and calls.end_call(session, call, remote.status, None):
+        if remote.status in _ENDED and service.end_call(session, call, remote.status, None):
             found.finalize.append(call.report_id)
     return call
 
@@ -188,7 +189,7 @@ def end_finished_calls(session: Session, twilio: TwilioApi, now: datetime, after
         if remote is None or remote.status not in _ENDED:
             continue
         call = calls.find_call(session, call_sid)
-        if call is not None and calls.end_call(session, call, remote.status, None):
+        if call is not None and service.end_call(session, call, remote.status, None):
             calls.add_event(session, call.report_id, "call_end_recovered")
             session.commit()
             found.finalize.append(call.report_id)

@@ -27,7 +27,7 @@ from hotline.pipeline.services import services_for
 from hotline.review import bp
 from hotline.review.access import deny, report_or_404, signed_in
 from hotline.storage.base import BlobNotFound
-from workers.recordings import audio_aad
+from hotline.storage.keys import audio_aad
 
 log = logging.getLogger(__name__)
 

@@ -12,16 +12,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hotline.flows.engine import TRANSFER, CallState, Effect
-from hotline.models import Call, Event, Recording, Report, utcnow
+from hotline.models import Call, Event, Recording, Report
 
 URGENCY_RANK = {"normal": 0, "high": 1, "critical": 2}
 TERMINAL_CALL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
-
-
-def urgency_of(session: Session, report_id: int) -> str:
-    """A report's urgency ("normal" if it is gone), e.g. to pick the queue for its jobs."""
-    report = session.get(Report, report_id)
-    return report.urgency if report is not None else "normal"
 
 
 def new_tip_number() -> str:
@@ -300,18 +294,3 @@ def without_flow(session: Session, call: Call, kind: str) -> None:
     if URGENCY_RANK.get(report.urgency, 0) < URGENCY_RANK[WITHOUT_FLOW_URGENCY]:
         report.urgency = WITHOUT_FLOW_URGENCY
     add_event(session, call.report_id, kind)
-
-
-def end_call(session: Session, call: Call, status: str, duration: str | None) -> bool:
-    """Mark a call finished; return False if it already was (a repeated callback)."""
-    if call.ended_at is not None:
-        return False
-    call.ended_at = utcnow()
-    call.status = status
-    call.duration = _int(duration)
-    report = call.report
-    report.call_ended_at = call.ended_at
-    if report.status == "in_call":
-        report.status = "new"
-    add_event(session, report.id, "call_ended", {"status": status, "duration": call.duration})
-    return True

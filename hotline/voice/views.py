@@ -11,11 +11,13 @@ from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.exceptions import HTTPException
 
-from hotline.extensions import db, queues, runtime
+from hotline.extensions import db, runtime
 from hotline.flows.engine import CallState, Outcome
 from hotline.flows.twiml import CALLBACK_OVERRIDES
 from hotline.hotlines import Line
+from hotline.jobs.declarations import FETCH, FINALIZE, ON_CALL
 from hotline.models import Call
+from hotline.reports import service
 from hotline.voice import calls
 from hotline.voice.privacy import scrub
 from hotline.voice.safety import goodbye_twiml, not_in_service_twiml, salvage_twiml, thanks_twiml, unconfirmed_twiml
@@ -25,9 +27,6 @@ log = logging.getLogger(__name__)
 bp = Blueprint("voice", __name__, url_prefix="/voice")
 
 _SID = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
-FETCH_JOB = "workers.recordings.fetch_recording"
-FINALIZE_JOB = "workers.reports.finalize_report"
-ON_CALL_JOB = "workers.reports.alert_on_call"
 # Twilio's AnsweredBy values for a voicemail or fax ("human" and "unknown" hear the whisper).
 MACHINE_ANSWERS = frozenset({"machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other", "fax"})
 
@@ -161,7 +160,7 @@ def dial_result(turn: int) -> Response:
     response = _finish(call, state, outcome)
     if any(effect.kind == "transfer_failed" for effect in outcome.effects):
         # Nobody took the caller: wake the on-call person (after the commit, as always).
-        queues.enqueue_now("critical", ON_CALL_JOB, f"oncall-{call.call_sid}-{turn}", call.report_id)
+        ON_CALL.enqueue_now(ON_CALL.id(call.call_sid, turn), call.report_id)
     return response
 
 
@@ -202,10 +201,9 @@ def recording_status(hotline_id: str, step_id: str) -> Response:
     # Commit first, then enqueue: a job must find the rows it is given. If Redis is down,
     # the rows stay pending and the reconciler enqueues them later.
     if ended_here:
-        queues.enqueue_now("default", FINALIZE_JOB, f"finalize-{report_id}-call", report_id)
+        FINALIZE.enqueue_now(FINALIZE.id(report_id, "call"), report_id)
     if changed and status == "completed":
-        queue = "critical" if urgency == "critical" else "recordings"  # critical jumps the queue
-        queues.enqueue_now(queue, FETCH_JOB, f"fetch-{recording_sid}", recording_sid)
+        FETCH.enqueue_now(FETCH.id(recording_sid), recording_sid, urgency=urgency)
     return no_content()
 
 
@@ -222,7 +220,7 @@ def _salvaged_call(line: Line) -> tuple[Call, bool]:
     if call.ended_at is not None:
         return call, False  # a twin callback made and ended it first
     calls.without_flow(session, call, "salvaged_call")
-    return call, calls.end_call(session, call, "completed", None)
+    return call, service.end_call(session, call, "completed", None)
 
 
 @bp.post("/status")
@@ -232,10 +230,10 @@ def call_status() -> Response:
     call = calls.find_call(db.session, _call_sid())
     if call is None or status not in calls.TERMINAL_CALL_STATUSES:
         return no_content()
-    if calls.end_call(db.session, call, status, g.params.get("CallDuration")):
+    if service.end_call(db.session, call, status, g.params.get("CallDuration")):
         db.session.commit()
         report_id = call.report_id
-        queues.enqueue_now("default", FINALIZE_JOB, f"finalize-{report_id}-call", report_id)
+        FINALIZE.enqueue_now(FINALIZE.id(report_id, "call"), report_id)
     return no_content()
 
 
@@ -329,7 +327,7 @@ def salvage_done(hotline_id: str) -> Response:
             log.warning("rollback failed after a salvaged message")
         return twiml(unconfirmed_twiml())
     if ended_here:
-        queues.enqueue_now("default", FINALIZE_JOB, f"finalize-{report_id}-call", report_id)
+        FINALIZE.enqueue_now(FINALIZE.id(report_id, "call"), report_id)
     return twiml(thanks_twiml())
 
 
