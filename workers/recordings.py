@@ -9,13 +9,12 @@ from sqlalchemy import select
 from hotline.extensions import db
 from hotline.jobs.declarations import FETCH, FINALIZE, TRANSCRIBE
 from hotline.models import Recording, Report, utcnow
-from hotline.reports.service import urgency_of
+from hotline.reports.service import SETTLED, urgency_of
 from hotline.speech.audio import InvalidAudio, check_wav
 from hotline.storage.keys import audio_aad, audio_key, transcript_aad, transcript_key
 from hotline.twilio_api import ForbiddenUrl, TwilioError
 from workers.common import Busy, Held, event, exclusive, job, log, services, settings
 
-SETTLED = frozenset({"stored", "dead", "refused"})
 # Gaps between tries while Twilio is unreachable: doubling from a minute, at most an hour.
 BACKOFF_FIRST, BACKOFF_MAX = timedelta(minutes=1), timedelta(hours=1)
 

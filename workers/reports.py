@@ -13,10 +13,10 @@ from hotline.models import Assignment, Event, Notification, Recording, Report, u
 from hotline.pipeline.assign import assign, deadline, notice_for, plan_notifications
 from hotline.pipeline.classify import classify
 from hotline.pipeline.notify import Channel, Notice, SmsChannel
+from hotline.reports.service import SETTLED
 from hotline.storage.keys import transcript_aad
 from hotline.twilio_api import OutcomeUnknown, TwilioError
 from workers.common import event, exclusive, job, log, services, settings
-from workers.recordings import SETTLED
 
 # An SMS whose POST had an unknown outcome is looked up at Twilio; only a lookup at least
 # this long after the attempt that does not find it lets it be sent again. Twilio creates

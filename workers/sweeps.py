@@ -11,12 +11,11 @@ from hotline.extensions import db
 from hotline.jobs.declarations import FETCH, FINALIZE, ON_CALL, TRANSCRIBE
 from hotline.jobs.recover import recover_recordings
 from hotline.models import Assignment, Call, Event, Notification, Recording, Report, utcnow
+from hotline.pipeline.alerts import alert_fetch_outage
 from hotline.pipeline.assign import due_assignments, escalate
-from hotline.reports.service import end_call, urgency_of
+from hotline.reports.service import SETTLED, end_call, urgency_of
 from hotline.retention import expired
-from workers.alerts import alert_fetch_outage
 from workers.common import event, job, log, services, settings
-from workers.recordings import SETTLED
 from workers.reports import enqueue_notify, plan, unalerted_transfers
 
 # A call with no final status callback after this long is treated as ended, so its report

@@ -11,6 +11,9 @@ from sqlalchemy.orm import Session
 from hotline.models import Call, Report, utcnow
 from hotline.voice.calls import add_event
 
+# Recording fetch states after which nothing more is downloaded.
+SETTLED = frozenset({"stored", "dead", "refused"})
+
 
 def urgency_of(session: Session, report_id: int) -> str:
     """A report's urgency ("normal" if it is gone), e.g. to pick the queue for its jobs."""
