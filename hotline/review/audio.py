@@ -38,13 +38,17 @@ _SAFE_NAME = re.compile(r"[^A-Za-z0-9_-]+")
 PLAYBACK_WINDOW = timedelta(minutes=10)
 
 
-def _single_byte_range() -> bool:
-    """Whether the request asks for exactly one byte range: only that is answered in part.
+def _answered_in_part(length: int) -> bool:
+    """Whether werkzeug should answer the Range header: one byte range only.
 
     A malformed header, another unit or several ranges get the whole file, which RFC 9110
-    allows (werkzeug alone would answer them 416)."""
+    allows (werkzeug would answer them 416); so does a suffix range longer than the file,
+    which RFC 9110 says means all of it (werkzeug would refuse it too)."""
     parsed = request.range
-    return parsed is not None and parsed.units == "bytes" and len(parsed.ranges) == 1
+    if parsed is None or parsed.units != "bytes" or len(parsed.ranges) != 1:
+        return False
+    start, _ = parsed.ranges[0]
+    return start >= -length
 
 
 @bp.get("/reports/<int:report_id>/recordings/<recording_sid>/audio")
@@ -72,7 +76,7 @@ def recording_audio(report_id: int, recording_sid: str) -> Response:
     response = Response(audio, status=200, mimetype="audio/wav")
     try:
         response.make_conditional(
-            request.environ, accept_ranges=True, complete_length=len(audio) if _single_byte_range() else None
+            request.environ, accept_ranges=True, complete_length=len(audio) if _answered_in_part(len(audio)) else None
         )
     except RequestedRangeNotSatisfiable as exc:
         response = exc.get_response(request.environ)
