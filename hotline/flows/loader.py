@@ -284,5 +284,6 @@ def check_all(flows_dir: Path, hotlines: Iterable[Hotline]) -> list[str]:
         except FlowError as exc:
             message = str(exc)
             if message not in errors:
-                errors.append(f"hotline {hotline.id}: {message}")
+                # One line per problem (a file may have several), each naming the hotline.
+                errors.append("\n".join(f"hotline {hotline.id}: {line}" for line in message.splitlines()))
     return errors
