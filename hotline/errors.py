@@ -43,7 +43,7 @@ def error_page(exc: HTTPException) -> Response:
         return Response(title, status=code, mimetype="text/plain")
     try:
         body = render_template("errors/error.html", title=title, message=message, code=code)
-    except Exception:  # noqa: BLE001 - the failure may be in what the layout needs
+    except Exception:  # the failure may be in what the layout needs
         log.exception("rendering the %s page failed", code)
         return Response(f"{title}. {message}", status=code, mimetype="text/plain")
     return Response(body, status=code, mimetype="text/html")

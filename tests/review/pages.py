@@ -130,4 +130,3 @@ def tour(app: Flask, login: Login, clock: Clock, report_id: int) -> dict[str, st
         app.view_functions["auth.home"] = view
         app.config["PROPAGATE_EXCEPTIONS"] = propagate
     return pages
-

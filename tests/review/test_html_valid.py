@@ -25,8 +25,9 @@ def vnu_jar() -> Path:
 
 def validate(folder: Path) -> list[str]:
     """Errors found in the folder's .html files, one line each: file, line, message."""
+    options = ["--errors-only", "--no-langdetect", "--format", "json", "--skip-non-html"]
     result = subprocess.run(
-        ["java", "-Xss1024k", "-jar", str(vnu_jar()), "--errors-only", "--no-langdetect", "--format", "json", "--skip-non-html", str(folder)],
+        ["java", "-Xss1024k", "-jar", str(vnu_jar()), *options, str(folder)],
         capture_output=True,
         text=True,
         timeout=300,
