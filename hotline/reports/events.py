@@ -16,7 +16,7 @@ from hotline.states import EventKind
 _INSERT_EVENT = insert(cast(Table, Event.__table__))
 
 
-def record(session: Session, report_id: int, kind: EventKind, **detail: Any) -> None:
+def record(session: Session, report_id: int, kind: EventKind, /, **detail: Any) -> None:
     """Append an event of this kind to the report's timeline, inside the caller's transaction."""
     # EventKind(...) refuses a kind nobody declared: a typo fails here, not on the timeline.
     session.execute(_INSERT_EVENT, {"report_id": report_id, "kind": str(EventKind(kind)), "detail": detail})
