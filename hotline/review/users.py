@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
 from hotline.auth import accounts, audit, reach, throttle, totp
-from hotline.auth.accounts import AccountError
+from hotline.auth.accounts import AccountError, OwnAccountError
 from hotline.auth.models import ROLES, User
 from hotline.auth.session import GENERATION
 from hotline.extensions import db, queues, runtime
@@ -35,11 +35,6 @@ from hotline.settings import Agency, Contact
 log = logging.getLogger(__name__)
 
 NO_AGENCY = "Tick at least one agency."
-OWN_ROLE = "You cannot change your own role. Ask another administrator."
-# Agencies decide which reports an account can read: an administrator widening their own
-# would reach content (PREA reports, say) without anyone else agreeing to it.
-OWN_AGENCIES = "You cannot change your own agencies. Ask another administrator."
-OWN_DISABLE = "You cannot disable your own account. Ask another administrator."
 
 
 @dataclass(frozen=True)
@@ -238,10 +233,10 @@ def update_user(user_id: int) -> Response | tuple[str, int]:
     admin = signed_in()
     target = _target(user_id)
     form = AccountForm(target.email, request.form.get("role", ""), request.form.getlist("agencies"))
-    if target.id == admin.id and form.role != target.role:
-        return _user_page(target, form, OWN_ROLE, 400)
-    if target.id == admin.id and sorted(set(form.agencies)) != sorted(target.agencies):
-        return _user_page(target, form, OWN_AGENCIES, 400)
+    try:
+        accounts.check_own_change(admin, target, role=form.role, agencies=form.agencies)
+    except OwnAccountError as exc:
+        return _user_page(target, form, str(exc), 400)
     if not form.agencies:
         return _user_page(target, form, NO_AGENCY, 400)
     try:
@@ -268,8 +263,10 @@ def disable_user(user_id: int) -> Response:
     """Disable an account and end its sessions."""
     admin = signed_in()
     target = _target(user_id)
-    if target.id == admin.id:
-        return _back(target, OWN_DISABLE, "error")
+    try:
+        accounts.check_own_change(admin, target, disable=True)
+    except OwnAccountError as exc:
+        return _back(target, str(exc), "error")
     if target.disabled:
         return _back(target, "This account is already disabled.")
     accounts.disable(target)
