@@ -13,11 +13,10 @@ from hotline.models import Report
 from hotline.reports import events, links, status
 from hotline.review import bp
 from hotline.review.access import ADMINS, can_see, report_or_404, signed_in, user_agencies_of
+from hotline.review.forms import AssignForm, HoldForm, LinkForm, NoteForm, StatusForm
 from hotline.review.models import STATUSES, Note
 from hotline.review.report import colleagues
 from hotline.states import EventKind
-
-MAX_NOTE_CHARS = 10_000
 
 
 def _back(report: Report, message: str, category: str = "info") -> Response:
@@ -45,7 +44,7 @@ def assign_report(report_id: int) -> Response:
     """Give the report to a colleague of the agency (or to nobody)."""
     user = signed_in()
     report = report_or_404(report_id)
-    assignee = request.form.get("assignee", "").strip().lower() or None
+    assignee = AssignForm().text("assignee") or None
     if assignee is not None and assignee not in colleagues(user, user_agencies_of(user, report.id)):
         return _back(report, "Choose someone from your agency.", "error")
     if assignee == report.assignee:
@@ -69,13 +68,14 @@ def change_status(report_id: int) -> Response:
     """Move the report through the review states; closing needs a disposition."""
     user = signed_in()
     report = report_or_404(report_id)
+    form = StatusForm()
     try:
         change = status.change_status(
             db.session,
             report,
-            request.form.get("status", ""),
+            form.text("status"),
             by=user,
-            disposition=request.form.get("disposition", "") or None,
+            disposition=form.text("disposition") or None,
         )
     except status.DispositionNeeded:
         return _back(report, "Choose a disposition to close the report.", "error")
@@ -101,11 +101,10 @@ def add_note(report_id: int) -> Response:
     """Add a note to the report's timeline."""
     user = signed_in()
     report = report_or_404(report_id)
-    body = request.form.get("note", "").strip()
-    if not body:
-        return _back(report, "Write something in the note first.", "error")
-    if len(body) > MAX_NOTE_CHARS:
-        return _back(report, f"A note can be at most {MAX_NOTE_CHARS} characters.", "error")
+    form = NoteForm()
+    if not form.validate():
+        return _back(report, form.first_error() or "", "error")
+    body = form.text("note")
     note = Note(report_id=report.id, author_id=user.id, author_email=user.email, body=body)
     db.session.add(note)
     db.session.flush()
@@ -122,7 +121,7 @@ def link_report(report_id: int) -> Response:
     """Link a related report, given by its reference; only reports the user can see."""
     user = signed_in()
     report = report_or_404(report_id)
-    entered = request.form.get("reference", "")
+    entered = LinkForm().text("reference")
     found = links.find_by_reference(db.session, entered)
     other = found.report
     if other is None or not can_see(user, other.id):
@@ -159,7 +158,7 @@ def legal_hold(report_id: int) -> Response:
     report = report_or_404(report_id)
     if user.role not in ADMINS:
         abort(403)
-    place = request.form.get("hold") == "place"
+    place = HoldForm().place()
     if place == report.legal_hold:
         return _back(report, "Nothing changed.")
     report.legal_hold = place

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, url_for
 from sqlalchemy import or_, select
 from werkzeug.wrappers import Response
 
@@ -22,6 +22,7 @@ from hotline.models import Call, Event, utcnow
 from hotline.reports import events
 from hotline.review import bp
 from hotline.review.access import can_see, deny, signed_in
+from hotline.review.forms import CallNoteForm
 from hotline.review.models import Note
 from hotline.review.queue import keep_idle_clock
 from hotline.states import EventKind
@@ -31,7 +32,6 @@ RECENT = timedelta(hours=24)
 # A call whose final status callback never came is not "live" forever.
 LIVE_AT_MOST = timedelta(hours=4)
 MAX_ROWS = 100
-MAX_NOTE_CHARS = 10_000
 _TRANSFER_EVENTS = (
     EventKind.TRANSFER_ANSWERED,
     EventKind.TRANSFER_COMPLETED,
@@ -164,10 +164,11 @@ def call_note(call_id: int) -> Response:
     if taken is None:
         flash("Notes can only be added to calls a dispatcher answered.", "error")
         return redirect(url_for("review.dispatch"))
-    body = request.form.get("note", "").strip()
-    if not body or len(body) > MAX_NOTE_CHARS:
-        flash(f"Write a note of 1 to {MAX_NOTE_CHARS} characters.", "error")
+    form = CallNoteForm()
+    if not form.validate():
+        flash(form.first_error() or "", "error")
         return redirect(url_for("review.dispatch"))
+    body = form.text("note")
     note = Note(report_id=call.report_id, call_id=call.id, author_id=user.id, author_email=user.email, body=body)
     db.session.add(note)
     db.session.flush()

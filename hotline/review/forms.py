@@ -118,9 +118,7 @@ class AccountEditForm(Form):
 class AccountCreateForm(AccountEditForm):
     """A new account: its email as well."""
 
-    email = StringField(
-        "Email", filters=[_strip], validators=[Length(max=254), _account_check(accounts.check_email)]
-    )
+    email = StringField("Email", filters=[_strip], validators=[_account_check(accounts.check_email)])
 
 
 # ---- Report actions and call notes: errors are flashed after the redirect ----------------

@@ -35,7 +35,6 @@ from hotline.settings import Agency, Contact
 log = logging.getLogger(__name__)
 
 
-
 def _no_store(body: str, status: int = 200) -> Response:
     """Answer with a page no browser or proxy may keep: it shows a password or secret once."""
     response = make_response(body, status)
