@@ -13,6 +13,7 @@ from sqlalchemy import or_, select, update
 from werkzeug.wrappers import Response
 
 from hotline.auth import audit, throttle, totp
+from hotline.auth.forms import CodeForm, LoginForm
 from hotline.auth.models import User
 from hotline.auth.passwords import hash_password, needs_rehash, verify_password
 from hotline.auth.session import current_user, end_session, login_required, now, safe_next, start_session
@@ -92,8 +93,9 @@ def login() -> Response | str | tuple[str, int]:
     next_url = safe_next(request.values.get("next"))
     if request.method == "GET":
         return render_template("auth/login.html", next=next_url, email="")
-    email = normalise_email(request.form.get("email", ""))[:254]
-    password = request.form.get("password", "")
+    form = LoginForm()
+    email = normalise_email(form.text("email"))[:254]
+    password = form.text("password")
     try:
         claim = _claim(email)
     except Unavailable:
@@ -198,7 +200,7 @@ def _code_step(user: User, template: str, context: dict[str, Any]) -> Response |
         audit.record("login.throttled", user=user, detail={"stage": "totp", "wait_seconds": ceil(claim.wait)})
         db.session.commit()
         return render_template(template, error=WAIT_CODE, **context), 200
-    if _accept_code(user, request.form.get("code", "")):
+    if _accept_code(user, CodeForm().text("code")):
         if user.totp_enrolled_at is None:
             user.totp_enrolled_at = utcnow()
             audit.record("totp.enrolled", user=user)

@@ -2,8 +2,7 @@
 cleaned, and the checks that belong to one field, each error kept on its field so the page
 can tie it to that field (aria-invalid, aria-describedby).
 
-CSRF is not checked here: `CSRFProtect` (hotline.auth) checks every POST of the app before
-any view runs and answers a bad token with its own page; a second check would change that.
+CSRF is the app's, not the forms' (see hotline.auth.forms.Form).
 Rules that need the signed-in user or the database (reach, own account, colleagues) stay in
 the views and services; their messages are put on the field they concern.
 """
@@ -13,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from flask_wtf import FlaskForm  # type: ignore[import-untyped]
 from wtforms import Field, StringField  # type: ignore[import-untyped]
 from wtforms.validators import DataRequired, Length, ValidationError  # type: ignore[import-untyped]
 
 from hotline.auth import accounts
 from hotline.auth.accounts import AccountError
+from hotline.auth.forms import Form
 from hotline.extensions import runtime
 
 MAX_NOTE_CHARS = 10_000
@@ -61,34 +60,6 @@ class ListField(Field):  # type: ignore[misc]
 
     def process_formdata(self, valuelist: Sequence[str]) -> None:
         self.data = list(valuelist)
-
-
-class Form(FlaskForm):  # type: ignore[misc]
-    """A form of the review app: CSRF is the app's (see the module's note)."""
-
-    class Meta:
-        csrf = False
-
-    def text(self, name: str) -> str:
-        """A text field's cleaned value ("" when not sent)."""
-        value = self[name].data
-        return value if isinstance(value, str) else ""
-
-    def values(self, name: str) -> list[str]:
-        """A list field's values."""
-        return [str(v) for v in self[name].data or []]
-
-    def first_error(self) -> str | None:
-        """The first field's first error, for a flashed message or the page's summary."""
-        for field in self:
-            if field.errors:
-                return str(field.errors[0])
-        return None
-
-    def refuse(self, name: str, message: str) -> str:
-        """Put a rule's message (checked outside the form) on its field; return it."""
-        self[name].errors = [*self[name].errors, message]
-        return message
 
 
 # ---- Administrators' account forms ----------------------------------------------------
