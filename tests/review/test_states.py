@@ -187,12 +187,16 @@ def test_queue_lists_by_urgency_rank_then_oldest_across_pages(app: Flask, monkey
         user = _user("inv@example.org")
         rows, more = queue.query_page(user, queue.Filters())
         assert [r.report.id for r in rows] == expected and not more
-        # Pages cut across urgencies: each page carries on where the previous one stopped.
-        monkeypatch.setattr(queue, "PAGE_SIZE", 4)
-        first, more_first = queue.query_page(user, queue.Filters(page=1))
-        second, more_second = queue.query_page(user, queue.Filters(page=2))
-        assert [r.report.id for r in first] + [r.report.id for r in second] == expected
-        assert more_first and not more_second
+        # Pages cut across urgencies, or start past one: each page carries on where the
+        # previous one stopped.
+        for size in (1, 2, 4, 5):
+            monkeypatch.setattr(queue, "PAGE_SIZE", size)
+            listed: list[int] = []
+            for page in range(1, 8):
+                rows, more = queue.query_page(user, queue.Filters(page=page))
+                listed += [r.report.id for r in rows]
+                assert more == (len(listed) < len(expected)), (size, page)
+            assert listed == expected, size
         only_high, _ = queue.query_page(user, queue.Filters(urgency="high"))
         assert [r.report.id for r in only_high] == made["high"]
         assert db.session.scalar(select(Assignment.id).limit(1)) is not None
