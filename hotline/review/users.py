@@ -11,11 +11,9 @@ and answers 404 like one that does not exist, audited.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 from urllib.parse import urlsplit
 
-import redis
 from flask import flash, make_response, redirect, render_template, session, url_for
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
@@ -31,8 +29,7 @@ from hotline.review.access import admin_only, deny, signed_in
 from hotline.review.forms import AccountCreateForm, AccountEditForm, sentence
 from hotline.review.report import agency_names
 from hotline.settings import Agency, Contact
-
-log = logging.getLogger(__name__)
+from hotline.states import Urgency
 
 
 def _no_store(body: str, status: int = 200) -> Response:
@@ -111,19 +108,7 @@ def _users_page(form: AccountCreateForm, status: int = 200) -> tuple[str, int]:
 
 def _failures(target: User) -> throttle.Failures | None:
     """The account's remembered failed sign-ins, or None if Redis cannot say right now."""
-    try:
-        return throttle.Throttle(queues.redis).failures(target.email)
-    except (redis.RedisError, OSError):
-        return None
-
-
-def _clear_failures(target: User) -> None:
-    """After a password reset: the new password starts without the old one's failures."""
-    try:
-        throttle.Throttle(queues.redis).clear(target.email)
-    except (redis.RedisError, OSError) as exc:
-        # The reset is committed and its password must still be shown; failures expire.
-        log.warning("could not clear failed sign-ins of user %s (%s)", target.id, type(exc).__name__)
+    return throttle.failures_of(queues.redis, target.email)
 
 
 def _user_page(target: User, form: AccountEditForm, status: int = 200) -> tuple[str, int]:
@@ -288,7 +273,7 @@ def reset_password(user_id: int) -> Response:
     _audit("user.password_reset", admin, target)
     _keep_own_session(admin, target)
     db.session.commit()
-    _clear_failures(target)
+    throttle.clear_after_reset(queues.redis, target.email)
     return _no_store(render_template("review/user_password.html", target=target, password=password))
 
 
@@ -347,7 +332,7 @@ def wait_text(seconds: int) -> str:
 def agencies() -> str:
     """Show the configured agencies, hotlines and routing rules, read-only."""
     settings = runtime.get().settings
-    deadlines = {u: wait_text(getattr(settings.escalation, u)) for u in ("critical", "high", "normal")}
+    deadlines = {u: wait_text(getattr(settings.escalation, u)) for u in Urgency.most_urgent_first()}
     return render_template(
         "review/agencies.html",
         settings=settings,
