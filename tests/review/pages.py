@@ -60,6 +60,9 @@ def tour(app: Flask, login: Login, clock: Clock, report_id: int) -> dict[str, st
     anon = app.test_client()
     pages["login"] = _ok(anon, "/login")
     pages["404-signed-out"] = _ok(anon, "/no-such-page", 404)
+    expired = anon.post("/login", data={"email": "x@example.org", "password": "x"})  # no CSRF token
+    assert expired.status_code == 400, expired.status_code
+    pages["form-expired"] = expired.get_data(as_text=True)
     fresh = create_account(app, "fresh@riverbend.example.org", "investigator", ("riverbend_sd",))
     wrong = password_step(anon, fresh, password="not the password")
     pages["login-error"] = wrong.get_data(as_text=True)
