@@ -35,10 +35,6 @@ START_AGAIN = "Please sign in again."
 UNAVAILABLE = "Sign-in is unavailable for a moment. Please try again in a minute."
 
 
-# Re-exported: the sign-in pages' callers knew it from here.
-Unavailable = throttle.Unavailable
-
-
 def normalise_email(email: str) -> str:
     """Return the stored form of an email address: trimmed and lower-cased."""
     return email.strip().lower()
