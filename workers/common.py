@@ -14,9 +14,9 @@ from redis.exceptions import LockError, RedisError
 from redis.lock import Lock
 
 from hotline.extensions import db, queues, runtime
-from hotline.models import Event
 from hotline.pipeline.services import Services, services_for
 from hotline.settings import Settings
+from hotline.states import Urgency
 
 log = logging.getLogger("workers")
 P = ParamSpec("P")
@@ -47,13 +47,9 @@ def job(fn: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def event(report_id: int, kind: str, **detail: object) -> None:
-    db.session.add(Event(report_id=report_id, kind=kind, detail=detail))
-
-
 def queue_for(urgency: str) -> str:
     """Critical reports jump the queue."""
-    return "critical" if urgency == "critical" else "recordings"
+    return "critical" if urgency == Urgency.CRITICAL else "recordings"
 
 
 def enqueue(queue: str, func: str, job_id: str, *args: object) -> bool:

@@ -19,11 +19,13 @@ from hotline.pipeline.recovery import (
     end_finished_calls,
     window_start,
 )
+from hotline.reports import events
 from hotline.retention import expired
+from hotline.states import EventKind, FetchState, NotificationStatus, RecordingStatus, TranscriptState
 from hotline.twilio_api import TwilioError
 from hotline.voice.calls import end_call, urgency_of
 from workers.alerts import alert_fetch_outage
-from workers.common import Busy, enqueue, event, exclusive, job, log, queue_for, services, settings
+from workers.common import Busy, enqueue, exclusive, job, log, queue_for, services, settings
 from workers.recordings import FETCH, FINALIZE, SETTLED, TRANSCRIBE
 from workers.reports import ON_CALL, enqueue_notify, plan, unalerted_transfers
 
@@ -78,7 +80,7 @@ def reconcile() -> int:
     now = utcnow()
     for rec in db.session.scalars(
         select(Recording).where(
-            Recording.status == "completed",
+            Recording.status == RecordingStatus.COMPLETED,
             Recording.fetch_state.not_in(SETTLED),
             # Twilio failing: wait out the recording's backoff (RQ's own retries come first).
             or_(Recording.next_fetch_at.is_(None), Recording.next_fetch_at <= now),
@@ -88,11 +90,15 @@ def reconcile() -> int:
     if settings().pipeline.delete_from_twilio:
         # A delete that failed at Twilio: the fetch job, run again, only retries the delete.
         for rec in db.session.scalars(
-            select(Recording).where(Recording.fetch_state == "stored", Recording.deleted_from_twilio.is_(False))
+            select(Recording).where(
+                Recording.fetch_state == FetchState.STORED, Recording.deleted_from_twilio.is_(False)
+            )
         ):
             count += enqueue(queue_for(_urgency(rec.report_id)), FETCH, f"fetch-{rec.recording_sid}", rec.recording_sid)
     for rec in db.session.scalars(
-        select(Recording).where(Recording.fetch_state == "stored", Recording.transcript_state == "none")
+        select(Recording).where(
+            Recording.fetch_state == FetchState.STORED, Recording.transcript_state == TranscriptState.NONE
+        )
     ):
         count += enqueue(
             queue_for(_urgency(rec.report_id)), TRANSCRIBE, f"transcribe-{rec.recording_sid}", rec.recording_sid
@@ -111,7 +117,7 @@ def reconcile() -> int:
         .join(Report, Report.id == Recording.report_id)
         .where(
             Report.routed_at.is_not(None),
-            Recording.transcript_state == "done",
+            Recording.transcript_state == TranscriptState.DONE,
             Recording.classified_at.is_(None),
             Recording.shredded_at.is_(None),
         )
@@ -141,7 +147,9 @@ def resend_notices() -> int:
         .where(
             # Not "rejected" (Twilio refused it for good) and not "sent"; an "unknown" SMS is
             # looked up at Twilio by the job before any resend.
-            Notification.status.in_(("pending", "failed", "unknown")),
+            Notification.status.in_(
+                (NotificationStatus.PENDING, NotificationStatus.FAILED, NotificationStatus.UNKNOWN)
+            ),
             # An acknowledged escalation is not sent (notify_assignment skips it).
             or_(Assignment.level == 0, Assignment.acknowledged_at.is_(None)),
         )
@@ -211,7 +219,7 @@ def apply_retention() -> int:
             if key:
                 store.shred(key)
         rec.shredded_at = utcnow()
-        event(rec.report_id, "recording_shredded", recording_sid=rec.recording_sid)
+        events.record(db.session, rec.report_id, EventKind.RECORDING_SHREDDED, recording_sid=rec.recording_sid)
         db.session.commit()
         shredded += 1
     return shredded

@@ -23,10 +23,12 @@ from hotline.auth import audit, login_required
 from hotline.auth.models import AuditEntry
 from hotline.crypto.envelope import DecryptionError
 from hotline.extensions import db, runtime
-from hotline.models import Event, Recording, utcnow
+from hotline.models import Recording, utcnow
 from hotline.pipeline.services import services_for
+from hotline.reports import events
 from hotline.review import bp
 from hotline.review.access import deny, report_or_404, signed_in
+from hotline.states import EventKind
 from hotline.storage.base import BlobNotFound
 from workers.recordings import audio_aad
 
@@ -88,12 +90,13 @@ def recording_audio(report_id: int, recording_sid: str) -> Response:
 
     if download or not _playback_audited(user.id, rec.recording_sid):
         if download:
-            db.session.add(
-                Event(
-                    report_id=report.id,
-                    kind="recording_downloaded",
-                    detail={"by": user.email, "recording_sid": rec.recording_sid, "question": rec.question},
-                )
+            events.record(
+                db.session,
+                report.id,
+                EventKind.RECORDING_DOWNLOADED,
+                by=user.email,
+                recording_sid=rec.recording_sid,
+                question=rec.question,
             )
         audit.record(
             "recording.download" if download else "recording.play",
