@@ -23,6 +23,7 @@ def create_app(settings: Settings | None = None, overrides: Mapping[str, object]
 
     from hotline import extensions, retention
     from hotline.auth import init_auth
+    from hotline.errors import init_errors
     from hotline.review import init_review
     from hotline.settings import load_settings
 
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None, overrides: Mapping[str, object]
     app.register_blueprint(voice_bp)
     init_auth(app)  # after the voice blueprint: it exempts the signed webhooks from CSRF
     init_review(app)  # after sign-in: every review page relies on its guard and CSRF
+    init_errors(app)  # the app's own 403/404/500 pages; the voice webhooks keep theirs
 
     from hotline.cli import register_commands
 

@@ -15,11 +15,10 @@ from flask import current_app
 
 from hotline.extensions import db, runtime
 from hotline.jobs.locks import Busy, Held, exclusive
-from hotline.models import Event
 from hotline.pipeline.services import Services, services_of
 from hotline.settings import Settings
 
-__all__ = ["Busy", "Held", "event", "exclusive", "job", "log", "services", "settings"]
+__all__ = ["Busy", "Held", "exclusive", "job", "log", "services", "settings"]
 
 log = logging.getLogger("workers")
 P = ParamSpec("P")
@@ -48,7 +47,3 @@ def job(fn: Callable[P, R]) -> Callable[P, R]:
             db.remove()
 
     return wrapper
-
-
-def event(report_id: int, kind: str, **detail: object) -> None:
-    db.session.add(Event(report_id=report_id, kind=kind, detail=detail))

@@ -13,9 +13,11 @@ from hotline.jobs.recover import recover_recordings
 from hotline.models import Assignment, Call, Event, Notification, Recording, Report, utcnow
 from hotline.pipeline.alerts import alert_fetch_outage
 from hotline.pipeline.assign import due_assignments, escalate
+from hotline.reports import events
 from hotline.reports.service import SETTLED, end_call, urgency_of
 from hotline.retention import expired
-from workers.common import event, job, log, services, settings
+from hotline.states import EventKind, FetchState, NotificationStatus, RecordingStatus, TranscriptState
+from workers.common import job, log, services, settings
 from workers.reports import enqueue_notify, plan, unalerted_transfers
 
 # A call with no final status callback after this long is treated as ended, so its report
@@ -31,7 +33,7 @@ def reconcile() -> int:
     now = utcnow()
     for rec in db.session.scalars(
         select(Recording).where(
-            Recording.status == "completed",
+            Recording.status == RecordingStatus.COMPLETED,
             Recording.fetch_state.not_in(SETTLED),
             # Twilio failing: wait out the recording's backoff (RQ's own retries come first).
             or_(Recording.next_fetch_at.is_(None), Recording.next_fetch_at <= now),
@@ -41,11 +43,15 @@ def reconcile() -> int:
     if settings().pipeline.delete_from_twilio:
         # A delete that failed at Twilio: the fetch job, run again, only retries the delete.
         for rec in db.session.scalars(
-            select(Recording).where(Recording.fetch_state == "stored", Recording.deleted_from_twilio.is_(False))
+            select(Recording).where(
+                Recording.fetch_state == FetchState.STORED, Recording.deleted_from_twilio.is_(False)
+            )
         ):
             count += FETCH.enqueue(FETCH.id(rec.recording_sid), rec.recording_sid, urgency=_urgency(rec.report_id))
     for rec in db.session.scalars(
-        select(Recording).where(Recording.fetch_state == "stored", Recording.transcript_state == "none")
+        select(Recording).where(
+            Recording.fetch_state == FetchState.STORED, Recording.transcript_state == TranscriptState.NONE
+        )
     ):
         count += TRANSCRIBE.enqueue(
             TRANSCRIBE.id(rec.recording_sid), rec.recording_sid, urgency=_urgency(rec.report_id)
@@ -64,7 +70,7 @@ def reconcile() -> int:
         .join(Report, Report.id == Recording.report_id)
         .where(
             Report.routed_at.is_not(None),
-            Recording.transcript_state == "done",
+            Recording.transcript_state == TranscriptState.DONE,
             Recording.classified_at.is_(None),
             Recording.shredded_at.is_(None),
         )
@@ -94,7 +100,9 @@ def resend_notices() -> int:
         .where(
             # Not "rejected" (Twilio refused it for good) and not "sent"; an "unknown" SMS is
             # looked up at Twilio by the job before any resend.
-            Notification.status.in_(("pending", "failed", "unknown")),
+            Notification.status.in_(
+                (NotificationStatus.PENDING, NotificationStatus.FAILED, NotificationStatus.UNKNOWN)
+            ),
             # An acknowledged escalation is not sent (notify_assignment skips it).
             or_(Assignment.level == 0, Assignment.acknowledged_at.is_(None)),
         )
@@ -164,7 +172,7 @@ def apply_retention() -> int:
             if key:
                 store.shred(key)
         rec.shredded_at = utcnow()
-        event(rec.report_id, "recording_shredded", recording_sid=rec.recording_sid)
+        events.record(db.session, rec.report_id, EventKind.RECORDING_SHREDDED, recording_sid=rec.recording_sid)
         db.session.commit()
         shredded += 1
     return shredded

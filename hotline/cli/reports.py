@@ -128,3 +128,40 @@ def recover_command(days: int | None) -> None:
         f"{found.adopted} recording(s) adopted from Twilio, {found.completed} with a lost callback completed, "
         f"{found.foreign} of other numbers left alone"
     )
+
+
+@reports_group.command("status")
+@click.argument("report_ref")
+@click.argument("new_status")
+@click.option("--user", "email", required=True, help="Whose change it is: an account that can see the report.")
+@click.option("--disposition", default=None, help="How a closed report ended (closing needs one).")
+@with_appcontext
+def status_command(report_ref: str, new_status: str, email: str, disposition: str | None) -> None:
+    """Move a report to NEW_STATUS, by the same rules as the review app's status form."""
+    # Imported here, not at the top: this command is kept at the end of the file on its own.
+    from hotline.auth.accounts import find_user
+    from hotline.reports import status
+
+    report = find_report(report_ref)
+    user = find_user(db.session, email)
+    if user is None:
+        raise click.BadParameter(f"no user with email {email}", param_hint="--user")
+    try:
+        change = status.change_status(db.session, report, new_status, by=user, disposition=disposition)
+    except status.StatusError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from exc
+    if change is None:
+        click.echo(f"{report.reference} is already {report.status}; nothing changed")
+        return
+    audit.append(
+        db.session,
+        "report.status_changed",
+        user=user,
+        target_type="report",
+        target_id=report.id,
+        detail={"via": "cli", **change.audit_detail()},
+    )
+    db.session.commit()
+    how = f" ({change.disposition})" if change.disposition else ""
+    click.echo(f"{report.reference}: {change.previous} -> {change.status}{how} by {user.email}")

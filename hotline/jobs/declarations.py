@@ -22,11 +22,12 @@ from rq import Retry
 
 from hotline.extensions import queues
 from hotline.queueing import CRITICAL, DEFAULT, RECORDINGS, Queues
+from hotline.states import Urgency
 
 
 def jumps_the_queue(urgency: str | None, usual: str) -> str:
     """Critical reports jump the queue: their jobs go on `critical`, ahead of everything."""
-    return CRITICAL if urgency == "critical" else usual
+    return CRITICAL if urgency == Urgency.CRITICAL else usual
 
 
 @dataclass(frozen=True)

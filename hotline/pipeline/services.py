@@ -30,7 +30,13 @@ class Services:
     @cached_property
     def twilio(self) -> TwilioApi:
         s = self.settings
-        return TwilioApi(s.twilio_api_base_url.rstrip("/"), s.twilio_account_sid, s.twilio_auth_token)
+        return TwilioApi(
+            s.twilio_rest_url(),
+            s.twilio_account_sid,
+            s.twilio_auth_token,
+            api_key=s.twilio_api_key,
+            api_secret=s.twilio_api_secret,
+        )
 
     @cached_property
     def store(self) -> EncryptedStore:

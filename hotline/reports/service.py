@@ -9,16 +9,18 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from hotline.models import Call, Report, utcnow
-from hotline.voice.calls import add_event
+from hotline.reports import events
+from hotline.reports.transitions import advance
+from hotline.states import SETTLED_FETCH, EventKind, ReportStatus, Urgency
 
 # Recording fetch states after which nothing more is downloaded.
-SETTLED = frozenset({"stored", "dead", "refused"})
+SETTLED = SETTLED_FETCH
 
 
 def urgency_of(session: Session, report_id: int) -> str:
     """A report's urgency ("normal" if it is gone), e.g. to pick the queue for its jobs."""
     report = session.get(Report, report_id)
-    return report.urgency if report is not None else "normal"
+    return report.urgency if report is not None else Urgency.NORMAL
 
 
 def end_call(session: Session, call: Call, status: str, duration: str | None) -> bool:
@@ -30,9 +32,8 @@ def end_call(session: Session, call: Call, status: str, duration: str | None) ->
     call.duration = _seconds(duration)
     report = call.report
     report.call_ended_at = call.ended_at
-    if report.status == "in_call":
-        report.status = "new"
-    add_event(session, report.id, "call_ended", {"status": status, "duration": call.duration})
+    advance(report, ReportStatus.NEW)  # from "in_call" only
+    events.record(session, report.id, EventKind.CALL_ENDED, status=status, duration=call.duration)
     return True
 
 
