@@ -210,7 +210,7 @@ def by_rank(query: Select[Report], filters: Filters) -> Select[Report]:
     urgencies = [Urgency(filters.urgency)] if filters.urgency else list(URGENCIES)
     branches = [
         select(
-            # Only what the order needs: the index holds it all, so a branch reads no rows.
+            # Only what the order needs; the page's own rows are then read once, by id.
             query.with_only_columns(Report.id, Report.created_at, literal(urgency.rank).label("rank"))
             .where(Report.urgency == urgency)
             .order_by(Report.created_at, Report.id)
