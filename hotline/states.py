@@ -55,6 +55,15 @@ class Urgency(StrEnum):
 URGENCY_RANK: dict[str, int] = {Urgency.NORMAL: 0, Urgency.HIGH: 1, Urgency.CRITICAL: 2}
 
 
+# The queue orders reports with the (urgency, created_at, id) index, one index scan that stops
+# once a page is full. That is rank order only because the stored texts sort most urgent
+# first; a new level whose text broke this would silently misorder the queue, so the module
+# refuses to load instead (and a test says so).
+URGENCY_TEXT_SORTS_BY_RANK = sorted(Urgency, key=str) == list(Urgency.most_urgent_first())
+if not URGENCY_TEXT_SORTS_BY_RANK:  # pragma: no cover - a guard on future edits
+    raise RuntimeError("urgency values must sort alphabetically from most to least urgent")
+
+
 def rank_of(urgency: str) -> int:
     """The rank of a stored urgency; an unknown value ranks lowest, like "normal"."""
     return URGENCY_RANK.get(urgency, 0)

@@ -5,10 +5,9 @@ string) share one query, so a refresh keeps the user's filters and page. The lis
 indexed query (EXISTS on assignments by agency, ordered by the urgency/created index) plus one
 query for the page's assignments: never a query per row.
 
-Urgencies are ordered by their rank (hotline.states.Urgency), never by their text: the
-listing is one branch per urgency, most urgent first, each read in created order straight off
-the (urgency, created_at, id) index and cut at the rows the page needs, then put together by
-rank. Sorting on a CASE of the urgency instead would sort every visible report on each load.
+Urgencies are ordered by their rank (hotline.states.Urgency). The stored texts sort in rank
+order, which hotline.states checks when it loads, so the listing reads the (urgency,
+created_at, id) index in order and stops when the page is full.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import current_app, render_template, request, session, url_for
-from sqlalchemy import Select, String, cast, literal, select, union_all
+from sqlalchemy import Select, String, cast, select
 from sqlalchemy.orm import defer
 
 from hotline.auth import login_required
@@ -203,29 +202,14 @@ def query_page(user: User, filters: Filters) -> tuple[list[Row], bool]:
 def by_rank(query: Select[Report], filters: Filters) -> Select[Report]:
     """The page of `query` in queue order: most urgent first by rank, then oldest first.
 
-    Each urgency's branch needs at most the rows up to the end of this page (plus one, which
-    tells whether another page follows); the rank is a constant of its branch.
+    Ordering on the stored urgency is rank order: hotline.states refuses to load unless the
+    urgencies' texts sort most urgent first. So the page is one scan of the (urgency,
+    created_at, id) index that stops when the page is full; a CASE on the rank would sort
+    every visible report on each load, and a branch per urgency reads a page from each.
     """
-    wanted = filters.page * PAGE_SIZE + 1
-    urgencies = [Urgency(filters.urgency)] if filters.urgency else list(URGENCIES)
-    branches = [
-        select(
-            # Only what the order needs; the page's own rows are then read once, by id.
-            query.with_only_columns(Report.id, Report.created_at, literal(urgency.rank).label("rank"))
-            .where(Report.urgency == urgency)
-            .order_by(Report.created_at, Report.id)
-            .limit(wanted)
-            .subquery()
-        )
-        for urgency in urgencies
-    ]
-    ranked = union_all(*branches).subquery("ranked")
     return (
-        select(Report)
-        .join(ranked, ranked.c.id == Report.id)
-        # The queue never shows keypad answers: leave them sealed rather than open 50 per page.
-        .options(defer(Report.keypad))
-        .order_by(ranked.c.rank.desc(), ranked.c.created_at, ranked.c.id)
+        query.options(defer(Report.keypad))  # the queue never shows keypad answers: leave them sealed
+        .order_by(Report.urgency, Report.created_at, Report.id)
         .offset((filters.page - 1) * PAGE_SIZE)
         .limit(PAGE_SIZE + 1)  # one extra row tells whether there is a next page
     )

@@ -200,3 +200,11 @@ def test_queue_lists_by_urgency_rank_then_oldest_across_pages(app: Flask, monkey
         only_high, _ = queue.query_page(user, queue.Filters(urgency="high"))
         assert [r.report.id for r in only_high] == made["high"]
         assert db.session.scalar(select(Assignment.id).limit(1)) is not None
+
+
+def test_stored_urgency_texts_sort_most_urgent_first() -> None:
+    # The queue's single index scan relies on it; hotline.states refuses to load otherwise.
+    from hotline.states import URGENCY_TEXT_SORTS_BY_RANK, Urgency
+
+    assert URGENCY_TEXT_SORTS_BY_RANK
+    assert sorted(u.value for u in Urgency) == [u.value for u in Urgency.most_urgent_first()]
