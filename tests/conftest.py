@@ -35,6 +35,15 @@ PREA = "+13146155055"
 AUDIT_KEY = "test-audit-key-0123456789abcdef0123456789"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser and benchmark-like tests are slow as well, so `-m "not slow"` leaves them out."""
+    for item in items:
+        if item.get_closest_marker("slow") is None and (
+            item.get_closest_marker("browser") is not None or item.get_closest_marker("bench") is not None
+        ):
+            item.add_marker(pytest.mark.slow)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
