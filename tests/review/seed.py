@@ -29,6 +29,12 @@ from tests.pipeline.conftest import UTTERANCES
 # Where the recording jobs put a recording and its transcript, and what they bind them to.
 from workers.recordings import audio_aad, audio_key, transcript_aad, transcript_key
 
+# The last TwiML the call was sent (kept sealed, for a retried webhook to get it again).
+_GOODBYE = (
+    '<?xml version="1.0" encoding="UTF-8"?><Response><Say language="en-US" voice="Polly.Joanna">Thank you for '
+    "helping keep our schools safe. Your message will be shared only with the school and police staff who need "
+    "it. Goodbye.</Say><Hangup /></Response>"
+)
 # Tip numbers are unique; real ones are random 8-digit numbers, these are simply counted.
 _tips = itertools.count(30_000_000)
 
@@ -122,6 +128,7 @@ def seed_report(
         for kind, detail in events:
             db.session.add(Event(report_id=report.id, kind=kind, detail=detail, at=at()))
         call.status, call.step, call.ended_at, call.duration = "completed", "thanks", at(), 95
+        call.turn, call.flags, call.last_response = 11, {"category": keypad.get("topic", "other")}, _GOODBYE
         report.status, report.call_ended_at = "new", call.ended_at
         db.session.flush()
 
