@@ -25,6 +25,7 @@ from hotline.db import make_engine
 from hotline.embedded_redis import server_binary
 from hotline.models import Base
 from hotline.settings import Settings, load_settings
+from hotline.simulator.webhooks import signed
 
 ROOT = Path(__file__).resolve().parents[1]
 PUBLIC_URL = "https://hotline.test"
@@ -169,7 +170,8 @@ def client(app: Flask) -> FlaskClient:
 
 
 class TwilioClient:
-    """Post to the app the way Twilio does: form-encoded, signed over the public URL."""
+    """Post to the app the way Twilio does: form-encoded, signed over the public URL (with the
+    simulator's signing), through the test client; the tests read its raw responses."""
 
     def __init__(self, client: FlaskClient, token: str = AUTH_TOKEN) -> None:
         self.client = client
@@ -182,7 +184,7 @@ class TwilioClient:
         local = url[len(PUBLIC_URL) :]
         headers = {}
         if sign:
-            headers["X-Twilio-Signature"] = signature or self.validator.compute_signature(url, params)
+            headers["X-Twilio-Signature"] = signature or signed(self.validator, "POST", url, params)[1]
         return self.client.post(local, data=params, headers=headers)
 
 

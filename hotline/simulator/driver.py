@@ -74,6 +74,8 @@ class CallDriver:
         self.reply: Reply | None = None
         self.url = ""  # where the last step posted
         self.recordings: list[str] = []
+        # What the app answered the last recording status callback `answer` sent.
+        self.callback_reply: Reply | None = None
 
     def params(self) -> dict[str, str]:
         """What Twilio sends with every request about this call."""
@@ -115,10 +117,16 @@ class CallDriver:
             raise AssertionError(f"a Gather without a fallback: {[] if self.root is None else list(self.root)}")
         return self.post(redirects[-1].text or "")
 
-    def answer(self, digits: str = "#", duration: int = 7, callback: bool = True) -> Reply:
-        """Record an answer after the beep, ended by `digits`; then send its status callback."""
+    def answer(
+        self, digits: str = "#", duration: int = 7, callback: bool = True, recording_sid: str | None = None
+    ) -> Reply:
+        """Record an answer after the beep, ended by `digits`; then send its status callback.
+
+        `recording_sid` names a recording already at `media_base` (a benchmark's); by default
+        the recording is new, and `on_record` is told its SID to put audio there.
+        """
         record = self.verb("Record")
-        recording_sid = new_sid("RE")
+        recording_sid = recording_sid or new_sid("RE")
         self.recordings.append(recording_sid)
         url = recording_url(self.media_base, self.line.account_sid, recording_sid)
         if self.on_record is not None:
@@ -132,7 +140,7 @@ class CallDriver:
         callback_url = record.attrib["recordingStatusCallback"]
         reply = self.post(record.attrib["action"], params)
         if callback:
-            self.recording_status(callback_url, recording_sid, url, duration)
+            self.callback_reply = self.recording_status(callback_url, recording_sid, url, duration)
         return reply
 
     def recording_status(
