@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import redis
+from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import text
@@ -20,6 +21,7 @@ from twilio.request_validator import RequestValidator
 from werkzeug.test import TestResponse
 
 from hotline import create_app
+from hotline.auth import passwords
 from hotline.cli.database import upgrade
 from hotline.db import make_engine
 from hotline.embedded_redis import server_binary
@@ -43,6 +45,24 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.get_closest_marker("browser") is not None or item.get_closest_marker("bench") is not None
         ):
             item.add_marker(pytest.mark.slow)
+
+
+# Passwords in tests are hashed with argon2id at its lowest cost. The app's profile (RFC
+# 9106's, 64 MiB and 3 passes) takes about half a second a hash on a busy 2-core machine, and
+# each signed-in user costs two: most of the review and sign-in tests' time went there. The
+# code is the same (argon2id through `hotline.auth.passwords`); only the cost parameters
+# differ, and they are unlike any a test writes itself (test_sign_in's "old" weak hash).
+TEST_PASSWORD_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(passwords, "_HASHER", TEST_PASSWORD_HASHER)
+    # Unknown emails are checked against a dummy hash: it must cost what a real one does.
+    monkeypatch.setattr(passwords, "_DUMMY_HASH", _TEST_DUMMY_HASH)
+
+
+_TEST_DUMMY_HASH = TEST_PASSWORD_HASHER.hash("not anyone's password")
 
 
 def free_port() -> int:
