@@ -38,9 +38,20 @@ PREA = "+13146155055"
 AUDIT_KEY = "test-audit-key-0123456789abcdef0123456789"
 
 
+# Directories whose every test carries a marker: the whole directory is of that kind.
+DIRECTORY_MARKS = {
+    "browser": "browser",  # Chromium through Playwright against a served app
+}
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Browser and benchmark-like tests are slow as well, so `-m "not slow"` leaves them out."""
+    """Mark whole directories, and make browser and benchmark-like tests slow as well, so
+    `-m "not slow"` (`make test-fast`) leaves them out."""
+    tests = Path(__file__).resolve().parent
     for item in items:
+        parts = item.path.resolve().relative_to(tests).parts
+        if len(parts) > 1 and parts[0] in DIRECTORY_MARKS:
+            item.add_marker(DIRECTORY_MARKS[parts[0]])
         if item.get_closest_marker("slow") is None and (
             item.get_closest_marker("browser") is not None or item.get_closest_marker("bench") is not None
         ):
