@@ -38,20 +38,28 @@ PREA = "+13146155055"
 AUDIT_KEY = "test-audit-key-0123456789abcdef0123456789"
 
 
-# Directories whose every test carries a marker: the whole directory is of that kind.
-DIRECTORY_MARKS = {
-    "browser": "browser",  # Chromium through Playwright against a served app
+# Whole directories and modules of one kind, by their path under tests/ (a directory ends with
+# "/"). Marked here rather than in each file: `pytest --collect-only -m slow -q` lists them.
+# Single slow tests in otherwise quick modules carry `@pytest.mark.slow` themselves.
+PATH_MARKS = {
+    # Chromium through Playwright against a served app.
+    "browser/": "browser",
+    # Real worker processes killed mid-job, Redis killed and restarted: they wait out timeouts.
+    "worker/test_dead_worker.py": "slow",
+    "worker/test_redis_outage.py": "slow",
+    "worker/test_embedded_redis.py": "slow",
 }
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark whole directories, and make browser and benchmark-like tests slow as well, so
+    """Mark whole directories and modules, and make browser and benchmark-like tests slow as well, so
     `-m "not slow"` (`make test-fast`) leaves them out."""
     tests = Path(__file__).resolve().parent
     for item in items:
-        parts = item.path.resolve().relative_to(tests).parts
-        if len(parts) > 1 and parts[0] in DIRECTORY_MARKS:
-            item.add_marker(DIRECTORY_MARKS[parts[0]])
+        where = item.path.resolve().relative_to(tests).as_posix()
+        for path, mark in PATH_MARKS.items():
+            if where == path or (path.endswith("/") and where.startswith(path)):
+                item.add_marker(mark)
         if item.get_closest_marker("slow") is None and (
             item.get_closest_marker("browser") is not None or item.get_closest_marker("bench") is not None
         ):
