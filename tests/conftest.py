@@ -44,6 +44,14 @@ AUDIT_KEY = "test-audit-key-0123456789abcdef0123456789"
 PATH_MARKS = {
     # Chromium through Playwright against a served app.
     "browser/": "browser",
+    # Calls followed through fetch, encryption, speech recognition, routing and notification
+    # (the end-to-end tests; the review tests seed such reports directly instead).
+    "pipeline/": "slow",
+    # Faults injected across processes (databases and Redis down, workers killed, Twilio
+    # refusing): each waits out real retries and timeouts.
+    "faults/": "slow",
+    # `make run` started for real: the web app, a worker and a call through both.
+    "test_run_command.py": "slow",
     # Real worker processes killed mid-job, Redis killed and restarted: they wait out timeouts.
     "worker/test_dead_worker.py": "slow",
     "worker/test_redis_outage.py": "slow",
