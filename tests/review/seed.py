@@ -36,7 +36,7 @@ _GOODBYE = (
     "it. Goodbye.</Say><Hangup /></Response>"
 )
 # Tip numbers are unique; real ones are random 8-digit numbers, these are simply counted.
-_tips = itertools.count(30_000_000)
+_tips = itertools.count(50_000_000)  # apart from add_report's and the queue-at-scale test's
 
 
 @dataclass(frozen=True)

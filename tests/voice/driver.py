@@ -62,7 +62,8 @@ class Doc:
 
 
 class _Client(Protocol):
-    """What the tests post webhooks with: `TwilioClient`, or an HTTP stand-in with its `post`."""
+    """What the tests post webhooks with: `TwilioClient`, an HTTP stand-in with its `post`, or
+    the simulator's own `AppTwilio` (which answers with a `Reply`)."""
 
     def post(self, path: str, params: dict[str, str]) -> Any: ...
 
@@ -75,6 +76,8 @@ class _ClientPoster:
 
     def post(self, url: str, params: dict[str, str]) -> Reply:
         response = self.client.post(url, params)
+        if isinstance(response, Reply):
+            return response
         return Reply(response.status_code, response.data.decode("utf-8", "replace"), response.mimetype, response)
 
 
@@ -82,7 +85,7 @@ class _ClientPoster:
 class VoiceCall:
     """One simulated caller. Every request carries the full set of Twilio call parameters."""
 
-    twilio: TwilioClient
+    twilio: TwilioClient | _Client
     to: str
     call_sid: str = field(default_factory=lambda: sid("CA"))
     doc: Doc | None = None
