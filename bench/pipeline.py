@@ -63,6 +63,7 @@ import requests  # noqa: E402
 import yaml  # noqa: E402
 
 from hotline.embedded_redis import server_binary  # noqa: E402
+from hotline.queueing import QUEUE_NAMES  # noqa: E402
 from hotline.simulator.driver import AppTwilio, CallDriver  # noqa: E402
 from hotline.simulator.webhooks import Line, Reply, WsgiTransport  # noqa: E402
 from hotline.simulator.webhooks import Twilio as WebhookSender  # noqa: E402
@@ -77,8 +78,6 @@ PUBLIC_URL = "http://hotline.bench.invalid"
 QUESTIONS = 5  # recorded questions in the Safe Schools flow
 LONG_SECONDS = 30
 SAMPLE_RATE = 8000
-FETCH = "workers.recordings.fetch_recording"
-QUEUE_NAMES = ("critical", "recordings", "default")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -518,11 +517,12 @@ def storage_phase(ctx: Context, workers: int, sids: list[str], long_wav: bytes) 
     last fetch job (RQ's ended_at); a transcription that a second worker starts while the last
     fetch is still running is counted and printed.
     """
-    from rq import Queue, Retry
+    from rq import Queue
     from rq.job import Job
     from sqlalchemy import func, select
 
     from hotline.extensions import db, runtime
+    from hotline.jobs.declarations import FETCH
     from hotline.models import Recording
     from hotline.pipeline.services import services_for
 
@@ -543,12 +543,12 @@ def storage_phase(ctx: Context, workers: int, sids: list[str], long_wav: bytes) 
         queue = Queue("recordings", connection=conn)
         jobs = [
             queue.create_job(
-                FETCH,
+                FETCH.func,
                 args=(sid,),
-                job_id=f"fetch-{sid}",
+                job_id=FETCH.id(sid),
                 failure_ttl=86400,
                 timeout=600,
-                retry=Retry(max=5, interval=[5, 30, 120, 600, 1800]),
+                retry=FETCH.retry.rq() if FETCH.retry else None,
             )
             for sid in sids
         ]
@@ -573,7 +573,7 @@ def storage_phase(ctx: Context, workers: int, sids: list[str], long_wav: bytes) 
         # The job ends after the stored row is committed: wait for RQ to record its end.
         ends: list[float] = []
         while time.monotonic() < deadline:
-            fetched = [j for j in Job.fetch_many([f"fetch-{s}" for s in sids], connection=conn) if j is not None]
+            fetched = [j for j in Job.fetch_many([FETCH.id(s) for s in sids], connection=conn) if j is not None]
             ends = [epoch(j.ended_at) for j in fetched if j.ended_at is not None]
             if len(ends) == len(sids) or stored < len(sids):
                 break

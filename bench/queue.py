@@ -436,7 +436,7 @@ def store_transcripts(app: Flask, report_ids: list[int], rng: random.Random) -> 
     from hotline.extensions import db, runtime
     from hotline.models import Recording
     from hotline.pipeline.services import services_for
-    from workers.recordings import transcript_aad
+    from hotline.storage.keys import transcript_aad
 
     words = "there is a kid with a gun in the parking lot behind the gym after school on friday".split()
     count = 0

@@ -6,19 +6,27 @@ import logging
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
+if TYPE_CHECKING:
+    from flask import Flask
 
-from hotline import retention
-from hotline.auth import init_auth
-from hotline.extensions import db, queues, runtime
-from hotline.review import init_review
-from hotline.settings import Settings, load_settings
+    from hotline.settings import Settings
 
 
 def create_app(settings: Settings | None = None, overrides: Mapping[str, object] | None = None) -> Flask:
     """Build the app: settings, database, queues, flows, blueprints, commands."""
+    # Imported here, not above: `import hotline.models` (a migration, a script) must not
+    # import the web app, and every module under hotline imports this package first.
+    from flask import Flask
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    from hotline import extensions, retention
+    from hotline.auth import init_auth
+    from hotline.errors import init_errors
+    from hotline.review import init_review
+    from hotline.settings import load_settings
+
     settings = settings or load_settings(overrides=overrides)
     app = Flask(__name__, instance_path=str(Path(settings.instance_path).resolve()))
     app.config["SECRET_KEY"] = settings.secret_key or secrets.token_hex(32)
@@ -30,23 +38,15 @@ def create_app(settings: Settings | None = None, overrides: Mapping[str, object]
     if settings.trusted_proxies:
         # Only the client address: signature checks rebuild URLs from public_url instead.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
-    runtime.init_app(app, settings)
-    # No request waits longer for a pooled connection than a webhook may spend on the database.
-    db.init_app(app, settings.database_url, pool_timeout=settings.voice.db_budget_seconds)
+    extensions.init_app(app, settings)  # the app's own database, queues and services
     retention.install()  # every new report is stamped with its hotline's retention
-    queues.init_app(
-        app,
-        settings.redis_url,
-        Path(app.instance_path),
-        settings.pipeline.job_timeout_seconds,
-        liveness=settings.pipeline.liveness_seconds,
-    )
 
     from hotline.voice import bp as voice_bp
 
     app.register_blueprint(voice_bp)
     init_auth(app)  # after the voice blueprint: it exempts the signed webhooks from CSRF
     init_review(app)  # after sign-in: every review page relies on its guard and CSRF
+    init_errors(app)  # the app's own 403/404/500 pages; the voice webhooks keep theirs
 
     from hotline.cli import register_commands
 

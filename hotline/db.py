@@ -188,7 +188,7 @@ def make_engine(url: str, pool_timeout: float = 30) -> Engine:
 
 
 class Database:
-    """Flask extension owning the engine and a scoped session."""
+    """One app's engine and scoped session (kept in `app.extensions`, one per app)."""
 
     def __init__(self) -> None:
         self._engine: Engine | None = None

@@ -9,6 +9,15 @@ from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from hotline.crypto.columns import SealedJSON, SealedPending, SealedText
+from hotline.states import (
+    CallStatus,
+    FetchState,
+    NotificationStatus,
+    RecordingStatus,
+    ReportStatus,
+    TranscriptState,
+    Urgency,
+)
 
 
 def utcnow() -> datetime:
@@ -29,8 +38,9 @@ class Report(Base):
     tip_number: Mapped[str] = mapped_column(String(16), unique=True)
     pin_hash: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    status: Mapped[str] = mapped_column(String(32), default="in_call")
-    urgency: Mapped[str] = mapped_column(String(16), default="normal")
+    # Stored as their text (hotline.states): a String column, compared with the enums' members.
+    status: Mapped[str] = mapped_column(String(32), default=ReportStatus.IN_CALL.value)
+    urgency: Mapped[str] = mapped_column(String(16), default=Urgency.NORMAL.value)
     categories: Mapped[list[str]] = mapped_column(default=list)
     language: Mapped[str | None] = mapped_column(String(8))
     # Sealed: keypad answers include inmate numbers (hotline.crypto.columns).
@@ -64,7 +74,7 @@ class Call(Base):
     call_sid: Mapped[str] = mapped_column(String(64), unique=True)
     report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"), index=True)
     hotline_id: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(32), default="in-progress")
+    status: Mapped[str] = mapped_column(String(32), default=CallStatus.IN_PROGRESS.value)
     step: Mapped[str] = mapped_column(String(64))
     turn: Mapped[int] = mapped_column(default=0)
     language: Mapped[str | None] = mapped_column(String(8))
@@ -96,12 +106,12 @@ class Recording(Base):
     recording_sid: Mapped[str] = mapped_column(String(64), unique=True)
     report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"), index=True)
     question: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16), default="in-progress")
+    status: Mapped[str] = mapped_column(String(16), default=RecordingStatus.IN_PROGRESS.value)
     duration: Mapped[int | None]
     media_url: Mapped[str | None] = mapped_column(String(500))
     error_code: Mapped[str | None] = mapped_column(String(16))
     # Pipeline progress: waiting -> pending -> queued -> stored; dead after repeated failures.
-    fetch_state: Mapped[str] = mapped_column(String(16), default="waiting", index=True)
+    fetch_state: Mapped[str] = mapped_column(String(16), default=FetchState.WAITING.value, index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(String(300))
     blob_key: Mapped[str | None] = mapped_column(String(200))
@@ -115,7 +125,7 @@ class Recording(Base):
     failing_since: Mapped[datetime | None]
     next_fetch_at: Mapped[datetime | None]
     # none -> done | failed | unsupported; the text itself is encrypted in the blob store.
-    transcript_state: Mapped[str] = mapped_column(String(16), default="none")
+    transcript_state: Mapped[str] = mapped_column(String(16), default=TranscriptState.NONE.value)
     transcript_key: Mapped[str | None] = mapped_column(String(200))
     # Kept apart from `attempts` (downloads), which `reports dead` shows to admins.
     transcript_attempts: Mapped[int] = mapped_column(default=0)
@@ -173,7 +183,7 @@ class Notification(Base):
     # pending | sent | failed (retried by the sweep) | rejected (permanent, e.g. Twilio 21211:
     # never retried) | unknown (an SMS whose POST may have reached Twilio: looked up before
     # any resend, see workers.reports).
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=NotificationStatus.PENDING.value)
     error: Mapped[str | None] = mapped_column(String(300))
     # Twilio's error code (e.g. "21211") when it refused the SMS; its message is in `error`.
     error_code: Mapped[str | None] = mapped_column(String(16))

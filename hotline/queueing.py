@@ -16,12 +16,14 @@ from hotline.embedded_redis import ensure_embedded_redis
 
 log = logging.getLogger(__name__)
 
-QUEUE_NAMES = ("critical", "recordings", "default")
+CRITICAL, RECORDINGS, DEFAULT = "critical", "recordings", "default"
+# Every queue a worker listens to, the most urgent first (RQ takes them in this order).
+QUEUE_NAMES = (CRITICAL, RECORDINGS, DEFAULT)
 _LIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
 
 
 class Queues:
-    """Flask extension owning the Redis connection and the named queues."""
+    """One app's Redis connection and named queues (kept in `app.extensions`, one per app)."""
 
     def __init__(self) -> None:
         self._redis: redis.Redis | None = None
@@ -108,7 +110,7 @@ class Queues:
             exists, dead = pipe.execute()
         return bool(exists) and not dead
 
-    def enqueue_now(self, queue: str, func: str, job_id: str, *args: object) -> bool:
+    def enqueue_now(self, queue: str, func: str, job_id: str, *args: object, retry: Retry | None = None) -> bool:
         """Enqueue in one Redis round trip, for webhooks; never fails the caller.
 
         Only called on a state change the database made exactly once (a recording becoming
@@ -123,7 +125,7 @@ class Queues:
                 job_id=job_id,
                 failure_ttl=30 * 86400,
                 timeout=self.job_timeout,
-                retry=Retry(max=5, interval=[5, 30, 120, 600, 1800]),
+                retry=retry,
             )
             with self.redis.pipeline() as pipe:
                 q.enqueue_job(job, pipeline=pipe)
@@ -133,10 +135,10 @@ class Queues:
             log.warning("Redis unavailable; job %s left pending for the reconciler", job_id)
             return False
 
-    def try_enqueue_once(self, queue: str, func: str, job_id: str, *args: object) -> bool:
+    def try_enqueue_once(self, queue: str, func: str, job_id: str, *args: object, retry: Retry | None = None) -> bool:
         """Enqueue, but never fail the caller if Redis is down: the reconciler catches up."""
         try:
-            return self.enqueue_once(queue, func, job_id, *args, retry=Retry(max=5, interval=[5, 30, 120, 600, 1800]))
+            return self.enqueue_once(queue, func, job_id, *args, retry=retry)
         except (redis.RedisError, OSError):
             log.warning("Redis unavailable; job %s left pending for the reconciler", job_id)
             return False

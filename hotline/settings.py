@@ -215,6 +215,11 @@ class Retention(_Strict):
     recordings_days: int = Field(default=365, ge=1)
 
 
+DEFAULT_TWILIO_API = "https://api.twilio.com"
+# Each non-US processing region's own edge location, for a region configured without one.
+TWILIO_REGION_EDGES = {"au1": "sydney", "ie1": "dublin", "jp1": "tokyo"}
+
+
 class Settings(_Strict):
     """Everything the app needs, validated once at start-up."""
 
@@ -226,7 +231,15 @@ class Settings(_Strict):
     trusted_proxies: int = Field(default=0, ge=0, le=5)
     twilio_account_sid: str = "AC00000000000000000000000000000000"
     twilio_auth_token: str = ""
-    twilio_api_base_url: str = "https://api.twilio.com"
+    twilio_api_base_url: str = DEFAULT_TWILIO_API
+    # An API key (SK...) and its secret, which Twilio recommends for production: when set,
+    # REST calls authenticate with them. The auth token still checks webhook signatures.
+    twilio_api_key: str = Field(default="", pattern=r"^(SK[0-9a-fA-F]{32})?$")
+    twilio_api_secret: str = ""
+    # A Twilio processing region ("ie1", "au1") and edge location ("dublin", "sydney"): REST
+    # calls and recording downloads then go to api.<edge>.<region>.twilio.com.
+    twilio_region: str | None = Field(default=None, pattern=r"^[a-z]{2}[0-9]$")
+    twilio_edge: str | None = Field(default=None, pattern=r"^[a-z]+(-[a-z]+)*$")
     master_key: bytes = b""
     # Retired master keys, still accepted for unwrapping until `flask keys rotate` has run.
     old_master_keys: list[bytes] = Field(default_factory=list)
@@ -255,6 +268,29 @@ class Settings(_Strict):
         if not re.match(r"^https?://[^/]+", value):
             raise ValueError("must be an absolute http(s) URL")
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _twilio_credentials_and_region(self) -> Settings:
+        if bool(self.twilio_api_key) != bool(self.twilio_api_secret):
+            raise ValueError("twilio_api_key: set TWILIO_API_KEY and TWILIO_API_SECRET together, or neither")
+        region = self.twilio_region
+        if region and not self.twilio_edge and region != "us1" and region not in TWILIO_REGION_EDGES:
+            raise ValueError(f"twilio_edge: region {region!r} needs an edge location (TWILIO_EDGE)")
+        return self
+
+    def twilio_rest_url(self) -> str:
+        """The REST API base URL: Twilio's host for the configured region and edge.
+
+        Region without edge takes the region's own edge; edge without region is in US1, as
+        Twilio's SDKs do. A TWILIO_API_BASE_URL other than Twilio's (the simulator, a test)
+        is used as it is. api.<region>.twilio.com alone is no longer served by Twilio.
+        """
+        base = self.twilio_api_base_url.rstrip("/")
+        if base != DEFAULT_TWILIO_API or not (self.twilio_region or self.twilio_edge):
+            return base
+        region = self.twilio_region or "us1"
+        edge = self.twilio_edge or TWILIO_REGION_EDGES.get(region)
+        return f"https://api.{edge}.{region}.twilio.com" if edge else base
 
     @model_validator(mode="after")
     def _cross_references(self) -> Settings:
@@ -355,6 +391,10 @@ ENV_KEYS = {
     "TWILIO_ACCOUNT_SID": "twilio_account_sid",
     "TWILIO_AUTH_TOKEN": "twilio_auth_token",
     "TWILIO_API_BASE_URL": "twilio_api_base_url",
+    "TWILIO_API_KEY": "twilio_api_key",
+    "TWILIO_API_SECRET": "twilio_api_secret",
+    "TWILIO_REGION": "twilio_region",
+    "TWILIO_EDGE": "twilio_edge",
     "HOTLINE_STORAGE_PATH": "storage_path",
     "HOTLINE_INSTANCE_PATH": "instance_path",
     "HOTLINE_SECRET_KEY": "secret_key",

@@ -2,7 +2,12 @@
 
 Everything that talks to Twilio goes through here, so tests point `TWILIO_API_BASE_URL` at a
 local server playing Twilio's part, and so a forged callback can never make us fetch an
-arbitrary URL: only URLs on the configured API host are accepted.
+arbitrary URL: only URLs on the configured API host (or, for a regional host, the other
+names of the same Twilio region) are accepted, and the download always goes to our own base.
+
+Authentication: an API key (SID and secret, which Twilio recommends for production) when
+one is configured, else the account SID and auth token; the account SID stays in every
+path either way. The auth token alone signs webhooks, so it is needed in both cases.
 
 Retries: GET and DELETE are repeated on network errors, 5xx and 429. A POST creates
 something (an SMS), so it is repeated only when it certainly never reached Twilio (the
@@ -28,6 +33,9 @@ from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 log = logging.getLogger(__name__)
 
 _SID = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
+# api.<edge>.<region>.twilio.com, and the legacy api.<region>.twilio.com (see regional_base_url).
+_REGIONAL_HOST = re.compile(r"^api\.(?:(?P<edge>[a-z]+(?:-[a-z]+)*)\.)?(?P<region>[a-z]{2}[0-9])\.twilio\.com$")
+DEFAULT_HOST = "api.twilio.com"
 _RECORDING_PATH = re.compile(r"^/2010-04-01/Accounts/(AC[0-9a-zA-Z]+)/Recordings/(RE[0-9a-fA-F]{32})$")
 
 
@@ -101,6 +109,20 @@ class TwilioCall:
     status: str
 
 
+def same_region_hosts(host: str) -> frozenset[str]:
+    """Every name of the Twilio API host `host` that serves the same processing region.
+
+    A regional host api.<edge>.<region>.twilio.com also answers, for a recording callback
+    written before Twilio's domain change, as api.<region>.twilio.com; US1's own region is
+    also plain api.twilio.com. Any other host (a look-alike, another region) is not ours.
+    """
+    match = _REGIONAL_HOST.match(host)
+    if match is None:
+        return frozenset({host})
+    region = match["region"]
+    return frozenset({host, f"api.{region}.twilio.com"} | ({DEFAULT_HOST} if region == "us1" else set()))
+
+
 @dataclass(frozen=True)
 class TwilioApi:
     base_url: str
@@ -109,16 +131,19 @@ class TwilioApi:
     timeout: float = 20.0
     attempts: int = 3
     backoff: float = 0.5
+    # An API key (SK...) and its secret: when set, REST calls authenticate with them.
+    api_key: str = ""
+    api_secret: str = ""
 
     def _session(self) -> requests.Session:
         session = requests.Session()
-        session.auth = (self.account_sid, self.auth_token)
+        session.auth = (self.api_key, self.api_secret) if self.api_key else (self.account_sid, self.auth_token)
         return session
 
     def recording_media_url(self, recording_url: str) -> str:
         """Check a RecordingUrl points at our Twilio API host and account; return its .wav URL."""
         base, given = urlsplit(self.base_url), urlsplit(recording_url)
-        if (given.scheme, given.netloc) != (base.scheme, base.netloc):
+        if given.scheme != base.scheme or given.netloc not in same_region_hosts(base.netloc):
             raise ForbiddenUrl(f"recording URL host {given.netloc!r} is not the Twilio API host")
         path = given.path.removesuffix(".wav").removesuffix(".mp3")
         match = _RECORDING_PATH.match(path)
@@ -177,12 +202,17 @@ class TwilioApi:
         raise TwilioError(f"download failed after {self.attempts} attempts: {what}", retryable=True, status=status)
 
     def credentials_accepted(self) -> bool:
-        """Whether Twilio accepts our account SID and auth token (GET the Account resource).
+        """Whether Twilio accepts our credentials (GET the Account resource, or with an API
+        key one recording of the list: a Standard key may not read the Account resource).
 
         Tells a recording Twilio refuses us (401/403 with working credentials: permanent)
-        from a wrong or rotated auth token (a misconfiguration an admin must fix).
+        from a wrong or rotated auth token or key (a misconfiguration an admin must fix).
         """
-        response = self._request("GET", f"{self.base_url}/2010-04-01/Accounts/{self.account_sid}.json")
+        account = f"{self.base_url}/2010-04-01/Accounts/{self.account_sid}"
+        if self.api_key:
+            response = self._request("GET", f"{account}/Recordings.json", params={"PageSize": "1"})
+        else:
+            response = self._request("GET", f"{account}.json")
         if response.status_code == 200:
             return True
         if response.status_code in (401, 403):

@@ -26,11 +26,11 @@ from rq import SimpleWorker
 from rq.exceptions import StopRequested
 from rq.scheduler import RQScheduler
 
-from hotline.extensions import queues
-from hotline.queueing import QUEUE_NAMES
+from hotline.extensions import queues_of
+from hotline.jobs.declarations import SWEEP, check_all
+from hotline.queueing import QUEUE_NAMES, Queues
 
 log = logging.getLogger("hotline.worker")
-SWEEP = "workers.sweeps.sweep"
 # Waits between attempts to reach Redis again: growing, then capped.
 FIRST_WAIT, MAX_WAIT = 0.5, 15.0
 REDIS_ERRORS = (redis.RedisError, OSError)
@@ -97,9 +97,10 @@ class Housekeeper(threading.Thread):
     after an outage.
     """
 
-    def __init__(self, worker: LiveWorker, sweep_every: int, outage: Outage) -> None:
+    def __init__(self, queues: Queues, worker: LiveWorker, sweep_every: int, outage: Outage) -> None:
         super().__init__(daemon=True, name="worker-housekeeper")
-        self.worker, self.sweep_every, self.outage = worker, sweep_every, outage
+        # This thread has no app context: it is given the app's queues.
+        self.queues, self.worker, self.sweep_every, self.outage = queues, worker, sweep_every, outage
         self.stop = threading.Event()
         # RQ's scheduler (retries with a delay, enqueue_in), run here rather than in the
         # separate process `work(with_scheduler=True)` starts, which dies with the connection.
@@ -119,16 +120,21 @@ class Housekeeper(threading.Thread):
     def tick(self) -> None:
         # EXPIRE, not RQ's heartbeat (HSET): it never re-creates the hash of a worker that
         # has registered its death.
-        queues.redis.expire(self.worker.key, self.worker.liveness)
+        self.queues.redis.expire(self.worker.key, self.worker.liveness)
         scheduler = self.scheduler
         if not scheduler.acquired_locks or scheduler.should_reacquire_locks:
             scheduler.acquire_locks()  # type: ignore[no-untyped-call]
         if scheduler.acquired_locks:
             scheduler.heartbeat()  # type: ignore[no-untyped-call]
             scheduler.enqueue_scheduled_jobs()  # type: ignore[no-untyped-call]
+        # The periodic sweep is queued here rather than by RQ's CronScheduler (rq.cron): that
+        # runs as a process of its own whose loop ends at the first Redis error, keeps its
+        # timing in memory, and gives each run a random job id, so every worker's scheduler
+        # would queue its own sweep. Ours survives outages with this thread, and the id
+        # `sweep-<interval number>` makes one sweep per interval however many workers run.
         slot = int(time.time()) // self.sweep_every
         if slot != self._swept_slot:
-            enqueue_sweep(self.sweep_every)
+            enqueue_sweep(self.queues, self.sweep_every)
             self._swept_slot = slot
 
     def close(self) -> None:
@@ -141,13 +147,13 @@ class Housekeeper(threading.Thread):
             pass  # the locks expire by themselves
 
 
-def enqueue_sweep(interval: int) -> None:
+def enqueue_sweep(queues: Queues, interval: int) -> None:
     """Queue one sweep per interval; the id is the interval's number, so workers don't double it."""
     slot = int(time.time()) // interval
-    queues.enqueue_once("default", SWEEP, f"sweep-{slot}")
+    SWEEP.enqueue_once(SWEEP.id(slot), on=queues)
 
 
-def new_worker(name: str | None, liveness: int) -> LiveWorker:
+def new_worker(queues: Queues, name: str | None, liveness: int) -> LiveWorker:
     # A given name gets a suffix of its own per worker: a worker killed and restarted under
     # the same name (a systemd unit's --name) would otherwise look alive to its old jobs,
     # which would then wait out the job timeout, and RQ refuses a second live worker's name.
@@ -163,7 +169,9 @@ def run_burst(app: Flask, sweep_every: int) -> None:
     A plain SimpleWorker: nothing renews a short heartbeat here, so it keeps RQ's long one
     (its jobs look alive until the job timeout, as before; their locks are still renewed).
     """
-    enqueue_sweep(sweep_every)
+    check_all()  # a renamed job function fails here, not when its first job runs
+    queues = queues_of(app)
+    enqueue_sweep(queues, sweep_every)
     with app.app_context():
         SimpleWorker([queues.queue(n) for n in QUEUE_NAMES], connection=queues.redis).work(
             burst=True, with_scheduler=True
@@ -172,11 +180,13 @@ def run_burst(app: Flask, sweep_every: int) -> None:
 
 def run_forever(app: Flask, name: str | None, sweep_every: int, liveness: int) -> None:
     """Process jobs until SIGINT/SIGTERM, outliving any Redis outage."""
+    check_all()  # a renamed job function fails here, not when its first job runs
+    queues = queues_of(app)
     outage = Outage()
     quiet = QuietRedisRetries(outage)
     logging.getLogger("rq.worker").addFilter(quiet)
-    worker = new_worker(name, liveness)
-    housekeeper = Housekeeper(worker, sweep_every, outage)
+    worker = new_worker(queues, name, liveness)
+    housekeeper = Housekeeper(queues, worker, sweep_every, outage)
     housekeeper.start()
     wait = FIRST_WAIT
     try:
@@ -195,18 +205,18 @@ def run_forever(app: Flask, name: str | None, sweep_every: int, liveness: int) -
                 wait = FIRST_WAIT  # it ran well for a while: this is a new problem
             # RQ gave up (it logged why, or Outage did): wait for Redis, then a fresh worker.
             try:
-                wait = _wait_for_redis(outage, wait)
+                wait = _wait_for_redis(queues, outage, wait)
             except StopRequested:  # RQ's signal handler, still installed, when idle
                 return
             _forget(worker)
-            worker = new_worker(name, liveness)
+            worker = new_worker(queues, name, liveness)
             housekeeper.worker = worker
     finally:
         housekeeper.close()
         logging.getLogger("rq.worker").removeFilter(quiet)
 
 
-def _wait_for_redis(outage: Outage, wait: float) -> float:
+def _wait_for_redis(queues: Queues, outage: Outage, wait: float) -> float:
     """Sleep, then ping until Redis answers, the delay doubling up to MAX_WAIT; return the next."""
     while True:
         time.sleep(wait)

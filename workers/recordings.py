@@ -7,34 +7,18 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from hotline.extensions import db
+from hotline.jobs.declarations import FETCH, FINALIZE, TRANSCRIBE
 from hotline.models import Recording, Report, utcnow
+from hotline.reports import events
+from hotline.reports.service import SETTLED, urgency_of
 from hotline.speech.audio import InvalidAudio, check_wav
+from hotline.states import EventKind, FetchState, TranscriptState, recording_event
+from hotline.storage.keys import audio_aad, audio_key, transcript_aad, transcript_key
 from hotline.twilio_api import ForbiddenUrl, TwilioError
-from hotline.voice.calls import urgency_of
-from workers.common import Busy, Held, enqueue, event, exclusive, job, log, queue_for, services, settings
+from workers.common import Busy, Held, exclusive, job, log, services, settings
 
-FETCH = "workers.recordings.fetch_recording"
-TRANSCRIBE = "workers.recordings.transcribe_recording"
-FINALIZE = "workers.reports.finalize_report"
-SETTLED = frozenset({"stored", "dead", "refused"})
 # Gaps between tries while Twilio is unreachable: doubling from a minute, at most an hour.
 BACKOFF_FIRST, BACKOFF_MAX = timedelta(minutes=1), timedelta(hours=1)
-
-
-def audio_key(rec: Recording) -> str:
-    return f"recordings/{rec.report_id}/{rec.recording_sid}.wav"
-
-
-def audio_aad(rec: Recording) -> bytes:
-    return f"recording:{rec.recording_sid}".encode()
-
-
-def transcript_key(rec: Recording) -> str:
-    return f"transcripts/{rec.report_id}/{rec.recording_sid}.txt"
-
-
-def transcript_aad(rec: Recording) -> bytes:
-    return f"transcript:{rec.recording_sid}".encode()
 
 
 def _recording(recording_sid: str) -> Recording | None:
@@ -50,20 +34,24 @@ def fetch_recording(recording_sid: str) -> str:
     """Download, encrypt, store and verify one recording; then delete it at Twilio."""
     # Held across the whole job and taken before the row is read: a second run sees what the
     # first one stored, never stores it again, and never deletes the Twilio copy mid-write.
-    with exclusive(f"fetch-{recording_sid}") as held:
+    with exclusive(FETCH.id(recording_sid)) as held:
         rec = _recording(recording_sid)
         if rec is None:
             log.warning("fetch %s: no such recording row", recording_sid)
             return "missing"
         if rec.fetch_state not in SETTLED:
             _fetch_and_store(rec, held)
-        if rec.fetch_state == "stored" and not rec.deleted_from_twilio and settings().pipeline.delete_from_twilio:
+        if (
+            rec.fetch_state == FetchState.STORED
+            and not rec.deleted_from_twilio
+            and settings().pipeline.delete_from_twilio
+        ):
             _delete_at_twilio(rec)
-    if rec.fetch_state != "stored":
-        enqueue("default", FINALIZE, f"finalize-{rec.report_id}-{recording_sid}", rec.report_id)
-    elif rec.transcript_state == "none":
+    if rec.fetch_state != FetchState.STORED:
+        FINALIZE.enqueue(FINALIZE.id(rec.report_id, recording_sid), rec.report_id)
+    elif rec.transcript_state == TranscriptState.NONE:
         # Not when the sweep re-runs this job only to retry the delete at Twilio.
-        enqueue(queue_for(_urgency(rec)), TRANSCRIBE, f"transcribe-{recording_sid}", recording_sid)
+        TRANSCRIBE.enqueue(TRANSCRIBE.id(recording_sid), recording_sid, urgency=_urgency(rec))
     return rec.fetch_state
 
 
@@ -75,14 +63,16 @@ def _delete_at_twilio(rec: Recording) -> None:
         log.warning("could not delete %s at Twilio yet: %s", rec.recording_sid, exc)
         return
     rec.deleted_from_twilio = True
-    event(rec.report_id, "recording_deleted_at_twilio", recording_sid=rec.recording_sid)
+    events.record(db.session, rec.report_id, EventKind.RECORDING_DELETED_AT_TWILIO, recording_sid=rec.recording_sid)
     db.session.commit()
 
 
-def _give_up(rec: Recording, state: str, error: str) -> None:
+def _give_up(rec: Recording, state: FetchState, error: str) -> None:
     """Dead-letter (or refuse) a recording: an admin sees it; the report goes on without it."""
     rec.fetch_state, rec.last_error = state, error[:300]
-    event(rec.report_id, f"recording_{state}", recording_sid=rec.recording_sid, error=rec.last_error)
+    events.record(
+        db.session, rec.report_id, recording_event(state), recording_sid=rec.recording_sid, error=rec.last_error
+    )
     db.session.commit()
 
 
@@ -120,20 +110,20 @@ def _retry_later(rec: Recording, error: str) -> None:
     rec.fetch_state, rec.last_error = "retrying", error[:300]
     db.session.commit()
     # The report need not wait for Twilio: finalize_report decides whether to route it now.
-    enqueue("default", FINALIZE, f"finalize-{rec.report_id}-{rec.recording_sid}", rec.report_id)
+    FINALIZE.enqueue(FINALIZE.id(rec.report_id, rec.recording_sid), rec.report_id)
 
 
 def _fetch_and_store(rec: Recording, held: Held) -> None:
     """Download, check, encrypt, store and verify; retry by raising, dead-letter at the limit."""
     svc = services()
     if not rec.media_url:
-        _give_up(rec, "dead", "no RecordingUrl was ever received")
+        _give_up(rec, FetchState.DEAD, "no RecordingUrl was ever received")
         return
     if rec.attempts >= settings().pipeline.fetch_attempts:
         # Each counted attempt is committed before it starts, and one that fails ends here
         # below; so these began and never ended: their worker died (killed, out of memory).
         # Another run would die the same way and hold the report for ever.
-        _give_up(rec, "dead", f"{rec.attempts} attempts never finished: the worker died each time")
+        _give_up(rec, FetchState.DEAD, f"{rec.attempts} attempts never finished: the worker died each time")
         return
     rec.attempts += 1
     db.session.commit()
@@ -147,7 +137,7 @@ def _fetch_and_store(rec: Recording, held: Held) -> None:
         raise  # not this recording's fault: not counted towards dead-lettering
     except ForbiddenUrl as exc:
         # A forged or misrouted callback: never fetch, never retry.
-        _give_up(rec, "refused", str(exc))
+        _give_up(rec, FetchState.REFUSED, str(exc))
         return
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
@@ -155,7 +145,9 @@ def _fetch_and_store(rec: Recording, held: Held) -> None:
             # Twilio down or erring: kept for days at Twilio, so retried for days, uncounted
             # (from the first failure, so that `reports retry` gives a dead one a new window).
             if utcnow() - (rec.failing_since or utcnow()) > timedelta(days=settings().pipeline.fetch_retry_days):
-                _give_up(rec, "dead", f"still failing after {settings().pipeline.fetch_retry_days} days: {error}")
+                _give_up(
+                    rec, FetchState.DEAD, f"still failing after {settings().pipeline.fetch_retry_days} days: {error}"
+                )
                 return
             _retry_later(rec, error)
             raise  # RQ retries with backoff; after that the sweep, at next_fetch_at
@@ -163,35 +155,39 @@ def _fetch_and_store(rec: Recording, held: Held) -> None:
         # WAV, the disk, a failed verification: counted, so a fault that never clears ends
         # dead-lettered (visible, retryable) instead of retried for ever.
         if rec.attempts >= settings().pipeline.fetch_attempts:
-            _give_up(rec, "dead", error)
+            _give_up(rec, FetchState.DEAD, error)
             return
         rec.fetch_state, rec.last_error = "retrying", error[:300]
         db.session.commit()
         raise  # RQ retries with backoff
     rec.blob_key, rec.sha256, rec.stored_at = key, digest, utcnow()
-    rec.fetch_state, rec.last_error = "stored", None
+    rec.fetch_state, rec.last_error = FetchState.STORED, None
     rec.failing_since = rec.next_fetch_at = None
-    event(rec.report_id, "recording_stored", recording_sid=rec.recording_sid, bytes=len(audio))
+    events.record(
+        db.session, rec.report_id, EventKind.RECORDING_STORED, recording_sid=rec.recording_sid, bytes=len(audio)
+    )
     db.session.commit()
 
 
 @job
 def transcribe_recording(recording_sid: str) -> str:
     """Transcribe a stored recording offline; the transcript is encrypted like the audio."""
-    with exclusive(f"transcribe-{recording_sid}") as held:  # the transcript is two objects, like the audio
+    with exclusive(TRANSCRIBE.id(recording_sid)) as held:  # the transcript is two objects, like the audio
         rec = _recording(recording_sid)
-        if rec is None or rec.fetch_state != "stored" or rec.blob_key is None:
+        if rec is None or rec.fetch_state != FetchState.STORED or rec.blob_key is None:
             return "not-stored"
-        if rec.transcript_state == "none":
+        if rec.transcript_state == TranscriptState.NONE:
             _transcribe(rec, rec.blob_key, held)
-    enqueue("default", FINALIZE, f"finalize-{rec.report_id}-{recording_sid}", rec.report_id)
+    FINALIZE.enqueue(FINALIZE.id(rec.report_id, recording_sid), rec.report_id)
     return rec.transcript_state
 
 
 def _untranscribable(rec: Recording, error: str) -> None:
     """A recording that cannot be transcribed is still a report: mark it and go on."""
-    rec.transcript_state, rec.last_error = "failed", error[:300]
-    event(rec.report_id, "transcription_failed", recording_sid=rec.recording_sid, error=error[:200])
+    rec.transcript_state, rec.last_error = TranscriptState.FAILED, error[:300]
+    events.record(
+        db.session, rec.report_id, EventKind.TRANSCRIPTION_FAILED, recording_sid=rec.recording_sid, error=error[:200]
+    )
 
 
 def _transcribe(rec: Recording, blob_key: str, held: Held) -> None:
@@ -227,14 +223,21 @@ def _transcribe(rec: Recording, blob_key: str, held: Held) -> None:
             raise  # RQ retries with backoff; after that the sweep
     else:
         if transcript.unsupported_language:
-            rec.transcript_state = "unsupported"
-            event(rec.report_id, "transcription_unsupported", recording_sid=rec.recording_sid, language=language)
-        else:
-            rec.transcript_key, rec.transcript_state = key, "done"
-            # The event says that it happened, never what was said.
-            event(
+            rec.transcript_state = TranscriptState.UNSUPPORTED
+            events.record(
+                db.session,
                 rec.report_id,
-                "transcribed",
+                EventKind.TRANSCRIPTION_UNSUPPORTED,
+                recording_sid=rec.recording_sid,
+                language=language,
+            )
+        else:
+            rec.transcript_key, rec.transcript_state = key, TranscriptState.DONE
+            # The event says that it happened, never what was said.
+            events.record(
+                db.session,
+                rec.report_id,
+                EventKind.TRANSCRIBED,
                 recording_sid=rec.recording_sid,
                 words=len(transcript.words),
                 seconds=round(transcript.audio_seconds, 1),

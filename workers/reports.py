@@ -8,16 +8,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hotline.extensions import db
+from hotline.jobs.declarations import NOTIFY
 from hotline.models import Assignment, Event, Notification, Recording, Report, utcnow
 from hotline.pipeline.assign import assign, deadline, notice_for, plan_notifications
 from hotline.pipeline.classify import classify
 from hotline.pipeline.notify import Channel, Notice, SmsChannel
+from hotline.reports import events
+from hotline.reports.service import SETTLED
+from hotline.states import EventKind, FetchState, NotificationStatus, RecordingStatus, TranscriptState, Urgency
+from hotline.storage.keys import transcript_aad
 from hotline.twilio_api import OutcomeUnknown, TwilioError
-from workers.common import enqueue, event, exclusive, job, log, queue_for, services, settings
-from workers.recordings import SETTLED, transcript_aad
+from workers.common import exclusive, job, log, services, settings
 
-NOTIFY = "workers.reports.notify_assignment"
-ON_CALL = "workers.reports.alert_on_call"
 # An SMS whose POST had an unknown outcome is looked up at Twilio; only a lookup at least
 # this long after the attempt that does not find it lets it be sent again. Twilio creates
 # the Message before it answers, so by then a message it has is listed.
@@ -37,31 +39,31 @@ def is_complete(report: Report, recordings: list[Recording], grace: timedelta, n
     if report.call_ended_at is None:
         return False
     for rec in recordings:
-        if rec.status == "in-progress":
+        if rec.status == RecordingStatus.IN_PROGRESS:
             if now < report.call_ended_at + grace:
                 return False
             continue
-        if rec.status != "completed":
+        if rec.status != RecordingStatus.COMPLETED:
             continue  # absent or failed at Twilio: nothing to fetch
         if awaiting_twilio(rec):
-            if report.urgency != "critical" and now < report.call_ended_at + grace:
+            if report.urgency != Urgency.CRITICAL and now < report.call_ended_at + grace:
                 return False
             continue
         if rec.fetch_state not in SETTLED:
             return False
-        if rec.fetch_state == "stored" and rec.transcript_state == "none":
+        if rec.fetch_state == FetchState.STORED and rec.transcript_state == TranscriptState.NONE:
             return False
     return True
 
 
 def awaiting_twilio(rec: Recording) -> bool:
     """A completed recording whose download keeps failing transiently (Twilio unreachable)."""
-    return rec.status == "completed" and rec.fetch_state not in SETTLED and rec.failing_since is not None
+    return rec.status == RecordingStatus.COMPLETED and rec.fetch_state not in SETTLED and rec.failing_since is not None
 
 
 def unclassified(rec: Recording) -> bool:
     """A readable transcript not yet taken into its report's classification."""
-    return rec.transcript_state == "done" and rec.classified_at is None and rec.shredded_at is None
+    return rec.transcript_state == TranscriptState.DONE and rec.classified_at is None and rec.shredded_at is None
 
 
 @job
@@ -77,12 +79,12 @@ def finalize_report(report_id: int) -> str:
     if report.routed_at is None:
         if not is_complete(report, recordings, timedelta(seconds=cfg.pipeline.recording_grace_seconds), now):
             return "waiting"
-        _classify(report, recordings, "classified")
+        _classify(report, recordings, EventKind.CLASSIFIED)
         assign(db.session, cfg, report)
         waiting = [rec.recording_sid for rec in recordings if awaiting_twilio(rec)]
         if waiting:
             # Said on the timeline: routed before all its audio was in, not as if complete.
-            event(report.id, "routed_awaiting_audio", recordings=waiting)
+            events.record(db.session, report.id, EventKind.ROUTED_AWAITING_AUDIO, recordings=waiting)
     elif any(unclassified(rec) for rec in recordings):
         _reclassify(report, recordings, now)
     assignments = list(db.session.scalars(select(Assignment).where(Assignment.report_id == report_id)))
@@ -95,7 +97,7 @@ def finalize_report(report_id: int) -> str:
     return "routed"
 
 
-def _classify(report: Report, recordings: list[Recording], kind: str) -> bool:
+def _classify(report: Report, recordings: list[Recording], kind: EventKind) -> bool:
     """Fold the transcripts not yet classified into urgency and categories; True if changed.
 
     Classification only adds: keypad choices and earlier results go in as the starting
@@ -115,8 +117,9 @@ def _classify(report: Report, recordings: list[Recording], kind: str) -> bool:
     now = utcnow()
     for rec in fresh:
         rec.classified_at = now
-    if changed or kind == "classified":
-        event(
+    if changed or kind == EventKind.CLASSIFIED:
+        events.record(
+            db.session,
             report.id,
             kind,
             urgency=result.urgency,
@@ -131,12 +134,12 @@ def _reclassify(report: Report, recordings: list[Recording], now: datetime) -> N
     """A transcript landed after routing: route to any agency it adds, tighten deadlines."""
     cfg = settings()
     before = {a.agency_id: a for a in db.session.scalars(select(Assignment).where(Assignment.report_id == report.id))}
-    if not _classify(report, recordings, "reclassified"):
+    if not _classify(report, recordings, EventKind.RECLASSIFIED):
         return
     # New assignments are due from now, at the new urgency (assign sets that).
     added = [a.agency_id for a in assign(db.session, cfg, report) if a.agency_id not in before]
     if added:
-        event(report.id, "routed", agencies=added, late=True)
+        events.record(db.session, report.id, EventKind.ROUTED, agencies=added, late=True)
     # Agencies already told keep their one notice; a report that became more urgent must
     # not wait out the old, longer deadline before escalating.
     sooner = now + deadline(cfg, report.urgency)
@@ -155,7 +158,7 @@ def plan(assignment: Assignment) -> bool:
 def enqueue_notify(assignment: Assignment, urgency: str) -> bool:
     """Queue the notices of the assignment's current level (one live job per level)."""
     level = assignment.level
-    return enqueue(queue_for(urgency), NOTIFY, f"notify-{assignment.id}-{level}", assignment.id, level)
+    return NOTIFY.enqueue(NOTIFY.id(assignment.id, level), assignment.id, level, urgency=urgency)
 
 
 @job
@@ -178,14 +181,15 @@ def notify_assignment(assignment_id: int, level: int) -> int:
         if not _send(note, enabled[note.channel], notice):
             failures.append(note.channel)
         db.session.commit()
-    sent = sum(1 for n in pending if n.status == "sent")
+    sent = sum(1 for n in pending if n.status == NotificationStatus.SENT)
     if sent:
-        event(
+        events.record(
+            db.session,
             report.id,
-            "notified",
+            EventKind.NOTIFIED,
             agency=assignment.agency_id,
             level=level,
-            channels=sorted({n.channel for n in pending if n.status == "sent"}),
+            channels=sorted({n.channel for n in pending if n.status == NotificationStatus.SENT}),
         )
         db.session.commit()
     if failures:
@@ -200,44 +204,47 @@ def _send(note: Notification, channel: Channel, notice: Notice) -> bool:
     leaves a notice that is looked up at Twilio, never blindly sent twice.
     """
     if note.message_sid:
-        note.status = "sent"  # Twilio has it: never again
+        note.status = NotificationStatus.SENT  # Twilio has it: never again
         return True
     sms = channel if isinstance(channel, SmsChannel) else None
-    if sms is not None and note.status == "unknown":
+    if sms is not None and note.status == NotificationStatus.UNKNOWN:
         try:
             found = sms.find(note.target, notice, _claimed_sids(note))
         except TwilioError as exc:
             log.warning("notification %s: could not look it up at Twilio: %s", note.id, exc)
             return False
         if found:
-            note.status, note.message_sid, note.sent_at, note.error = "sent", found, utcnow(), None
+            note.status, note.message_sid, note.sent_at, note.error = NotificationStatus.SENT, found, utcnow(), None
             return True
         if note.attempted_at is not None and utcnow() - note.attempted_at < LOOKUP_AFTER:
             return False  # too soon to be sure Twilio does not have it
     if sms is not None:
-        note.status, note.attempted_at = "unknown", utcnow()
+        note.status, note.attempted_at = NotificationStatus.UNKNOWN, utcnow()
         db.session.commit()
     try:
         ref = channel.send(note.target, notice)
     except OutcomeUnknown as exc:
-        note.status, note.error = "unknown", f"{exc}"[:300]
+        note.status, note.error = NotificationStatus.UNKNOWN, f"{exc}"[:300]
         log.warning("notification %s via sms: outcome unknown (%s); looked up before any resend", note.id, exc)
         return False
     except TwilioError as exc:
         note.error, note.error_code = f"{exc}"[:300], str(exc.code) if exc.code else None
         if not exc.retryable:  # e.g. 400 21211, an invalid number: trying again cannot help
-            note.status = "rejected"
+            note.status = NotificationStatus.REJECTED
             log.error("notification %s via %s refused for good: %s", note.id, note.channel, exc)
             return True
-        note.status = "failed"
+        note.status = NotificationStatus.FAILED
         log.warning("notification %s via %s failed: %s", note.id, note.channel, exc)
         return False
     except Exception as exc:  # noqa: BLE001 - each channel fails in its own way; retried
         # An SMS that failed in some other way (say, an unreadable 201) may have been sent.
-        note.status, note.error = "unknown" if sms else "failed", f"{type(exc).__name__}: {exc}"[:300]
+        note.status, note.error = (
+            NotificationStatus.UNKNOWN if sms else NotificationStatus.FAILED,
+            f"{type(exc).__name__}: {exc}"[:300],
+        )
         log.warning("notification %s via %s failed: %s", note.id, note.channel, exc)
         return False
-    note.status, note.sent_at, note.error, note.error_code = "sent", utcnow(), None, None
+    note.status, note.sent_at, note.error, note.error_code = NotificationStatus.SENT, utcnow(), None, None
     note.message_sid = ref or None
     return True
 
@@ -312,6 +319,8 @@ def alert_on_call(report_id: int) -> str:
                     raise
                 outcome.update(outcome="rejected", error_code=exc.code)  # retrying cannot help
                 log.error("on-call alert for %s refused by Twilio: %s", report.reference, exc)
-            event(report.id, "on_call_alerted", channel=channel.name, transfer=transfer, **outcome)
+            events.record(
+                db.session, report.id, EventKind.ON_CALL_ALERTED, channel=channel.name, transfer=transfer, **outcome
+            )
             db.session.commit()
         return channel.name

@@ -4,72 +4,27 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import requests
-from redis.exceptions import RedisError
 from sqlalchemy import and_, or_, select
 
 from hotline.auth.anchors import default_path, write_anchor
-from hotline.extensions import db, queues, runtime
+from hotline.extensions import db
+from hotline.jobs.declarations import FETCH, FINALIZE, ON_CALL, TRANSCRIBE
+from hotline.jobs.recover import recover_recordings
 from hotline.models import Assignment, Call, Event, Notification, Recording, Report, utcnow
+from hotline.pipeline.alerts import alert_fetch_outage
 from hotline.pipeline.assign import due_assignments, escalate
-from hotline.pipeline.recovery import (
-    Recovered,
-    adopt_from_twilio,
-    complete_overdue,
-    end_finished_calls,
-    window_start,
-)
+from hotline.reports import events
+from hotline.reports.service import SETTLED, end_call, urgency_of
 from hotline.retention import expired
-from hotline.twilio_api import TwilioError
-from hotline.voice.calls import end_call, urgency_of
-from workers.alerts import alert_fetch_outage
-from workers.common import Busy, enqueue, event, exclusive, job, log, queue_for, services, settings
-from workers.recordings import FETCH, FINALIZE, SETTLED, TRANSCRIBE
-from workers.reports import ON_CALL, enqueue_notify, plan, unalerted_transfers
+from hotline.states import EventKind, FetchState, NotificationStatus, RecordingStatus, TranscriptState
+from workers.common import job, log, services, settings
+from workers.reports import enqueue_notify, plan, unalerted_transfers
 
-SWEEP = "workers.sweeps.sweep"
 # A call with no final status callback after this long is treated as ended, so its report
 # still completes and gets routed even if Twilio's last callback never arrived.
 STALE_CALL = timedelta(hours=3)
 # Unanswered transfers this recent still get their on-call alert if it was lost.
 ON_CALL_WINDOW = timedelta(hours=24)
-
-
-def recover_recordings(force: bool = False, days: int | None = None) -> Recovered:
-    """Repair lost recording callbacks, then (every `twilio_reconcile_seconds`, or when
-    forced) adopt every recording Twilio holds that the database does not know."""
-    cfg = settings().pipeline
-    now = utcnow()
-    grace = timedelta(seconds=cfg.recording_callback_grace_seconds)
-    found = complete_overdue(db.session, now, grace)
-    if force or (cfg.twilio_reconcile_seconds and _due("twilio-reconcile", cfg.twilio_reconcile_seconds)):
-        try:
-            with exclusive("twilio-reconcile"):
-                since = window_start(now, days or cfg.twilio_lookback_days)
-                found.add(adopt_from_twilio(db.session, runtime.get().lines, services().twilio, since, now, grace))
-                found.add(end_finished_calls(db.session, services().twilio, now, grace))
-        except (TwilioError, requests.RequestException, Busy) as exc:
-            # Twilio down (or another worker at it): the next pass lists again.
-            log.warning("could not list recordings at Twilio: %s", exc)
-            if force:
-                raise
-    if found.changed:
-        log.warning(
-            "recovered recordings: %d adopted from Twilio, %d with a lost callback", found.adopted, found.completed
-        )
-    for recording_sid, urgency in found.fetch:
-        enqueue(queue_for(urgency), FETCH, f"fetch-{recording_sid}", recording_sid)
-    for report_id in found.finalize:
-        enqueue("default", FINALIZE, f"finalize-{report_id}-call", report_id)
-    return found
-
-
-def _due(name: str, every: int) -> bool:
-    """True once per `every` seconds across all workers (a Redis key that expires)."""
-    try:
-        return bool(queues.redis.set(f"due:{name}", "1", nx=True, ex=every))
-    except (RedisError, OSError):
-        return False
 
 
 def reconcile() -> int:
@@ -78,24 +33,28 @@ def reconcile() -> int:
     now = utcnow()
     for rec in db.session.scalars(
         select(Recording).where(
-            Recording.status == "completed",
+            Recording.status == RecordingStatus.COMPLETED,
             Recording.fetch_state.not_in(SETTLED),
             # Twilio failing: wait out the recording's backoff (RQ's own retries come first).
             or_(Recording.next_fetch_at.is_(None), Recording.next_fetch_at <= now),
         )
     ):
-        count += enqueue(queue_for(_urgency(rec.report_id)), FETCH, f"fetch-{rec.recording_sid}", rec.recording_sid)
+        count += FETCH.enqueue(FETCH.id(rec.recording_sid), rec.recording_sid, urgency=_urgency(rec.report_id))
     if settings().pipeline.delete_from_twilio:
         # A delete that failed at Twilio: the fetch job, run again, only retries the delete.
         for rec in db.session.scalars(
-            select(Recording).where(Recording.fetch_state == "stored", Recording.deleted_from_twilio.is_(False))
+            select(Recording).where(
+                Recording.fetch_state == FetchState.STORED, Recording.deleted_from_twilio.is_(False)
+            )
         ):
-            count += enqueue(queue_for(_urgency(rec.report_id)), FETCH, f"fetch-{rec.recording_sid}", rec.recording_sid)
+            count += FETCH.enqueue(FETCH.id(rec.recording_sid), rec.recording_sid, urgency=_urgency(rec.report_id))
     for rec in db.session.scalars(
-        select(Recording).where(Recording.fetch_state == "stored", Recording.transcript_state == "none")
+        select(Recording).where(
+            Recording.fetch_state == FetchState.STORED, Recording.transcript_state == TranscriptState.NONE
+        )
     ):
-        count += enqueue(
-            queue_for(_urgency(rec.report_id)), TRANSCRIBE, f"transcribe-{rec.recording_sid}", rec.recording_sid
+        count += TRANSCRIBE.enqueue(
+            TRANSCRIBE.id(rec.recording_sid), rec.recording_sid, urgency=_urgency(rec.report_id)
         )
     cutoff = utcnow() - STALE_CALL
     for call in db.session.scalars(select(Call).where(Call.ended_at.is_(None), Call.started_at < cutoff)):
@@ -104,20 +63,20 @@ def reconcile() -> int:
     for report_id in db.session.scalars(
         select(Report.id).where(Report.call_ended_at.is_not(None), Report.routed_at.is_(None))
     ):
-        count += enqueue("default", FINALIZE, f"finalize-{report_id}-sweep", report_id)
+        count += FINALIZE.enqueue(FINALIZE.id(report_id, "sweep"), report_id)
     # Routed before a late transcript landed (see finalize_report): re-classify.
     for report_id in db.session.scalars(
         select(Recording.report_id)
         .join(Report, Report.id == Recording.report_id)
         .where(
             Report.routed_at.is_not(None),
-            Recording.transcript_state == "done",
+            Recording.transcript_state == TranscriptState.DONE,
             Recording.classified_at.is_(None),
             Recording.shredded_at.is_(None),
         )
         .distinct()
     ):
-        count += enqueue("default", FINALIZE, f"finalize-{report_id}-sweep", report_id)
+        count += FINALIZE.enqueue(FINALIZE.id(report_id, "sweep"), report_id)
     return count + resend_notices() + alert_on_call_again()
 
 
@@ -141,7 +100,9 @@ def resend_notices() -> int:
         .where(
             # Not "rejected" (Twilio refused it for good) and not "sent"; an "unknown" SMS is
             # looked up at Twilio by the job before any resend.
-            Notification.status.in_(("pending", "failed", "unknown")),
+            Notification.status.in_(
+                (NotificationStatus.PENDING, NotificationStatus.FAILED, NotificationStatus.UNKNOWN)
+            ),
             # An acknowledged escalation is not sent (notify_assignment skips it).
             or_(Assignment.level == 0, Assignment.acknowledged_at.is_(None)),
         )
@@ -170,7 +131,7 @@ def alert_on_call_again() -> int:
     count = 0
     for report_id in sorted(report_ids):
         if unalerted_transfers(db.session, report_id):
-            count += enqueue("critical", ON_CALL, f"oncall-sweep-{report_id}", report_id)
+            count += ON_CALL.enqueue(ON_CALL.id("sweep", report_id), report_id)
     return count
 
 
@@ -211,7 +172,7 @@ def apply_retention() -> int:
             if key:
                 store.shred(key)
         rec.shredded_at = utcnow()
-        event(rec.report_id, "recording_shredded", recording_sid=rec.recording_sid)
+        events.record(db.session, rec.report_id, EventKind.RECORDING_SHREDDED, recording_sid=rec.recording_sid)
         db.session.commit()
         shredded += 1
     return shredded

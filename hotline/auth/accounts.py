@@ -24,6 +24,17 @@ class AccountError(ValueError):
     """Input an account cannot be created or changed with; the message says why."""
 
 
+class OwnAccountError(AccountError):
+    """An administrator changing their own access: another administrator must do it."""
+
+
+OWN_ROLE = "You cannot change your own role. Ask another administrator."
+# Agencies decide which reports an account can read: an administrator widening their own
+# would reach content (PREA reports, say) without anyone else agreeing to it.
+OWN_AGENCIES = "You cannot change your own agencies. Ask another administrator."
+OWN_DISABLE = "You cannot disable your own account. Ask another administrator."
+
+
 @dataclass(frozen=True)
 class NewUser:
     """What a freshly created account's owner needs once: never stored in the clear."""
@@ -125,6 +136,29 @@ def reset_totp(user: User, settings: Settings) -> str:
     # Whoever holds the old phone may be signed in: end those sessions too.
     user.session_generation += 1
     return secret
+
+
+def check_own_change(
+    actor: User | None,
+    target: User,
+    *,
+    role: str | None = None,
+    agencies: Iterable[str] | None = None,
+    disable: bool = False,
+) -> None:
+    """Refuse an administrator's change to their own role, agencies or enabled state.
+
+    `actor` is who acts: None from the terminal, where whoever holds the server's shell is
+    not one of the accounts and may change any of them.
+    """
+    if actor is None or actor.id != target.id:
+        return
+    if role is not None and role != target.role:
+        raise OwnAccountError(OWN_ROLE)
+    if agencies is not None and sorted(set(agencies)) != sorted(target.agencies):
+        raise OwnAccountError(OWN_AGENCIES)
+    if disable:
+        raise OwnAccountError(OWN_DISABLE)
 
 
 def change_access(user: User, settings: Settings, role: str, agencies: Iterable[str]) -> dict[str, Any]:

@@ -20,6 +20,7 @@ import ipaddress
 import logging
 import time
 from dataclasses import dataclass
+from math import ceil
 
 import redis
 
@@ -128,6 +129,11 @@ class Claim:
     pair_until: str = ""
     client_until: str = ""
 
+    @property
+    def wait_seconds(self) -> int:
+        """The wait in whole seconds, rounded up (for the audit log)."""
+        return ceil(self.wait)
+
 
 @dataclass(frozen=True)
 class Failures:
@@ -200,3 +206,58 @@ class Throttle:
             elif key.endswith("|t"):
                 until = max(until, float(value))
         return Failures(count, clients, until if until > clock() else 0.0)
+
+
+class Unavailable(Exception):
+    """The throttle's Redis cannot be reached: passwords must not be checked uncounted."""
+
+
+class SignIn:
+    """The throttle's decisions for sign-in attempts on one account from one client.
+
+    The sign-in pages (hotline.auth.views) only ask and follow: may this attempt be checked
+    (claim), the password was right (password_right), the sign-in completed (completed).
+    """
+
+    def __init__(self, client: redis.Redis, email: str, address: str | None) -> None:
+        self.throttle = Throttle(client)
+        self.email = email
+        self.client = client_of(address)
+
+    def claim(self) -> Claim:
+        """Count this attempt before it is checked; without Redis, fail closed (Unavailable)."""
+        try:
+            return self.throttle.claim(self.email, self.client)
+        except (redis.RedisError, OSError) as exc:
+            log.warning("sign-in throttle unavailable (%s); refusing sign-in attempts", type(exc).__name__)
+            raise Unavailable from exc
+
+    def password_right(self, claim: Claim) -> None:
+        """A right password: its attempt does not count (wrong codes after it still do)."""
+        self.throttle.refund(self.email, self.client, claim)
+
+    def completed(self, claim: Claim) -> None:
+        """A completed sign-in: this client starts afresh for this account."""
+        self.throttle.succeeded(self.email, self.client, claim)
+
+
+def failures_of(client: redis.Redis, email: str) -> Failures | None:
+    """An account's remembered failed sign-ins, or None if Redis cannot say right now."""
+    try:
+        return Throttle(client).failures(email)
+    except (redis.RedisError, OSError):
+        return None
+
+
+def clear_after_reset(client: redis.Redis, email: str) -> bool:
+    """After a password reset the new password starts without the old one's failures.
+
+    Best effort: the reset is committed and its password must still be shown, and failures
+    expire by themselves within TTL_SECONDS. Returns whether they were cleared.
+    """
+    try:
+        Throttle(client).clear(email)
+    except (redis.RedisError, OSError) as exc:
+        log.warning("could not clear failed sign-ins after a password reset (%s)", type(exc).__name__)
+        return False
+    return True

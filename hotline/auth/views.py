@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import logging
-from math import ceil
 from typing import Any
 
-import redis
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from markupsafe import Markup
 from sqlalchemy import or_, select, update
 from werkzeug.wrappers import Response
 
 from hotline.auth import audit, throttle, totp
+from hotline.auth.forms import CodeForm, LoginForm
 from hotline.auth.models import User
 from hotline.auth.passwords import hash_password, needs_rehash, verify_password
 from hotline.auth.session import current_user, end_session, login_required, now, safe_next, start_session
@@ -20,7 +18,6 @@ from hotline.extensions import db, queues
 from hotline.models import utcnow
 
 bp = Blueprint("auth", __name__)
-log = logging.getLogger(__name__)
 
 # Between a correct password and the code: long enough to open an app, short enough that a
 # half-finished sign-in on a shared computer does not linger.
@@ -38,30 +35,14 @@ START_AGAIN = "Please sign in again."
 UNAVAILABLE = "Sign-in is unavailable for a moment. Please try again in a minute."
 
 
-class Unavailable(Exception):
-    """The throttle's Redis cannot be reached: refuse to check passwords uncounted."""
-
-
 def normalise_email(email: str) -> str:
     """Return the stored form of an email address: trimmed and lower-cased."""
     return email.strip().lower()
 
 
-def _throttle() -> throttle.Throttle:
-    return throttle.Throttle(queues.redis)
-
-
-def _client() -> str:
-    return throttle.client_of(request.remote_addr)
-
-
-def _claim(email: str) -> throttle.Claim:
-    """Count this attempt before checking it; without Redis, fail closed."""
-    try:
-        return _throttle().claim(email, _client())
-    except (redis.RedisError, OSError) as exc:
-        log.warning("sign-in throttle unavailable (%s); refusing sign-in attempts", type(exc).__name__)
-        raise Unavailable from exc
+def _gate(email: str) -> throttle.SignIn:
+    """The throttle's decisions for this address from this request's client."""
+    return throttle.SignIn(queues.redis, email, request.remote_addr)
 
 
 def home_url() -> str:
@@ -92,11 +73,13 @@ def login() -> Response | str | tuple[str, int]:
     next_url = safe_next(request.values.get("next"))
     if request.method == "GET":
         return render_template("auth/login.html", next=next_url, email="")
-    email = normalise_email(request.form.get("email", ""))[:254]
-    password = request.form.get("password", "")
+    form = LoginForm()
+    email = normalise_email(form.text("email"))[:254]
+    password = form.text("password")
+    gate = _gate(email)
     try:
-        claim = _claim(email)
-    except Unavailable:
+        claim = gate.claim()
+    except throttle.Unavailable:
         return _login_page(email, next_url, UNAVAILABLE, 503)
     user = db.session.scalar(select(User).where(User.email == email)) if email else None
     # The address tried helps spot password spraying; only if it looks like one, in case a
@@ -106,7 +89,9 @@ def login() -> Response | str | tuple[str, int]:
         # Run a hash anyway: a throttled answer takes as long as a checked one.
         verify_password(None, password)
         audit.record(
-            "login.throttled", user=user, detail={"stage": "password", "email": tried, "wait_seconds": ceil(claim.wait)}
+            "login.throttled",
+            user=user,
+            detail={"stage": "password", "email": tried, "wait_seconds": claim.wait_seconds},
         )
         db.session.commit()
         return _login_page(email, next_url, BAD_CREDENTIALS, 200)
@@ -123,7 +108,7 @@ def login() -> Response | str | tuple[str, int]:
         audit.record("login.failed", user=user, detail=detail)
         db.session.commit()
         return _login_page(email, next_url, BAD_CREDENTIALS, 200)
-    _throttle().refund(email, _client(), claim)
+    gate.password_right(claim)
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     # A fresh session from here on: nothing an attacker planted before sign-in survives.
@@ -178,7 +163,7 @@ def _finish(user: User, claim: throttle.Claim) -> Response:
     """Second factor passed: start the real session."""
     pending = session.get(PENDING) or {}
     target = safe_next(pending.get("next")) or home_url()
-    _throttle().succeeded(user.email, _client(), claim)
+    _gate(user.email).completed(claim)
     start_session(user)
     audit.record("login.success", user=user)
     db.session.commit()
@@ -190,15 +175,15 @@ def _code_step(user: User, template: str, context: dict[str, Any]) -> Response |
     if request.method == "GET":
         return render_template(template, **context)
     try:
-        claim = _claim(user.email)
-    except Unavailable:
+        claim = _gate(user.email).claim()
+    except throttle.Unavailable:
         return render_template(template, error=UNAVAILABLE, **context), 503
     if not claim.allowed:
         # The password was right, so saying "wait" here tells nobody anything new.
-        audit.record("login.throttled", user=user, detail={"stage": "totp", "wait_seconds": ceil(claim.wait)})
+        audit.record("login.throttled", user=user, detail={"stage": "totp", "wait_seconds": claim.wait_seconds})
         db.session.commit()
         return render_template(template, error=WAIT_CODE, **context), 200
-    if _accept_code(user, request.form.get("code", "")):
+    if _accept_code(user, CodeForm().text("code")):
         if user.totp_enrolled_at is None:
             user.totp_enrolled_at = utcnow()
             audit.record("totp.enrolled", user=user)

@@ -10,13 +10,12 @@ from sqlalchemy import select
 
 from hotline.auth import audit
 from hotline.extensions import db
+from hotline.jobs.declarations import FETCH
+from hotline.jobs.recover import recover_recordings
 from hotline.models import Recording, Report
 from hotline.pipeline.assign import acknowledge
 from hotline.reports.export import iter_reports
 from hotline.reports.transcripts import read_transcript
-from workers.common import enqueue, queue_for
-
-FETCH_JOB = "workers.recordings.fetch_recording"
 
 
 def find_report(ref: str) -> Report:
@@ -113,7 +112,7 @@ def retry_command(recording_sid: str) -> None:
     db.session.commit()
     # Once stored it is transcribed, and a report already routed without it is re-classified
     # and routed to any agency its transcript adds (workers.reports.finalize_report).
-    if enqueue(queue_for(urgency), FETCH_JOB, f"fetch-{recording_sid}", recording_sid):
+    if FETCH.enqueue(FETCH.id(recording_sid), recording_sid, urgency=urgency):
         click.echo(f"{recording_sid} queued again")
     else:
         click.echo(f"{recording_sid} marked pending (already queued, or Redis is down: the sweep queues it)")
@@ -124,10 +123,45 @@ def retry_command(recording_sid: str) -> None:
 @with_appcontext
 def recover_command(days: int | None) -> None:
     """Adopt now every recording Twilio holds that no report has (the sweep does it regularly)."""
-    from workers.sweeps import recover_recordings
-
     found = recover_recordings(force=True, days=days)
     click.echo(
         f"{found.adopted} recording(s) adopted from Twilio, {found.completed} with a lost callback completed, "
         f"{found.foreign} of other numbers left alone"
     )
+
+
+@reports_group.command("status")
+@click.argument("report_ref")
+@click.argument("new_status")
+@click.option("--user", "email", required=True, help="Whose change it is: an account that can see the report.")
+@click.option("--disposition", default=None, help="How a closed report ended (closing needs one).")
+@with_appcontext
+def status_command(report_ref: str, new_status: str, email: str, disposition: str | None) -> None:
+    """Move a report to NEW_STATUS, by the same rules as the review app's status form."""
+    # Imported here, not at the top: this command is kept at the end of the file on its own.
+    from hotline.auth.accounts import find_user
+    from hotline.reports import status
+
+    report = find_report(report_ref)
+    user = find_user(db.session, email)
+    if user is None:
+        raise click.BadParameter(f"no user with email {email}", param_hint="--user")
+    try:
+        change = status.change_status(db.session, report, new_status, by=user, disposition=disposition)
+    except status.StatusError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from exc
+    if change is None:
+        click.echo(f"{report.reference} is already {report.status}; nothing changed")
+        return
+    audit.append(
+        db.session,
+        "report.status_changed",
+        user=user,
+        target_type="report",
+        target_id=report.id,
+        detail={"via": "cli", **change.audit_detail()},
+    )
+    db.session.commit()
+    how = f" ({change.disposition})" if change.disposition else ""
+    click.echo(f"{report.reference}: {change.previous} -> {change.status}{how} by {user.email}")

@@ -8,13 +8,16 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hotline.models import Assignment, Event, Notification, Report, utcnow
+from hotline.models import Assignment, Notification, Report, utcnow
 from hotline.pipeline.notify import Channel, Notice, targets
 from hotline.pipeline.routing import route
+from hotline.reports import events
+from hotline.reports.transitions import advance
 from hotline.settings import Settings
 
-# A report in these states needs no acknowledgement any more: it is dealt with or handed on.
-SETTLED_STATUSES = ("closed", "referred")
+# SETTLED_STATUSES re-exported: the review pages import it from here.
+from hotline.states import SETTLED_STATUSES as SETTLED_STATUSES
+from hotline.states import EventKind, NotificationStatus, ReportStatus
 
 
 def deadline(settings: Settings, urgency: str) -> timedelta:
@@ -47,7 +50,7 @@ def assign(session: Session, settings: Settings, report: Report) -> list[Assignm
             existing[agency] = assignment
     if report.routed_at is None:
         report.routed_at = utcnow()
-        session.add(Event(report_id=report.id, kind="routed", detail={"agencies": agencies}))
+        events.record(session, report.id, EventKind.ROUTED, agencies=agencies)
     session.flush()
     return list(existing.values())
 
@@ -100,7 +103,7 @@ def plan_notifications(
                 Notification.assignment_id == assignment.id,
                 Notification.level == level,
                 # A notice Twilio refused for good (e.g. 21211) waits for an admin, not a retry.
-                Notification.status.not_in(("sent", "rejected")),
+                Notification.status.not_in((NotificationStatus.SENT, NotificationStatus.REJECTED)),
             )
             .order_by(Notification.id)
         )
@@ -129,13 +132,7 @@ def escalate(session: Session, settings: Settings, assignment: Assignment, now: 
     assert report is not None
     assignment.level += 1
     assignment.due_at = now + deadline(settings, report.urgency)
-    session.add(
-        Event(
-            report_id=report.id,
-            kind="escalated",
-            detail={"agency": assignment.agency_id, "level": assignment.level},
-        )
-    )
+    events.record(session, report.id, EventKind.ESCALATED, agency=assignment.agency_id, level=assignment.level)
     return assignment.level
 
 
@@ -149,13 +146,6 @@ def acknowledge(session: Session, report: Report, user: str, agency_id: str | No
     for assignment in open_ones:
         assignment.acknowledged_at, assignment.acknowledged_by = now, user
     if open_ones:
-        if report.status in ("new", "in_call"):
-            report.status = "acknowledged"
-        session.add(
-            Event(
-                report_id=report.id,
-                kind="acknowledged",
-                detail={"by": user, "agencies": [a.agency_id for a in open_ones]},
-            )
-        )
+        advance(report, ReportStatus.ACKNOWLEDGED)
+        events.record(session, report.id, EventKind.ACKNOWLEDGED, by=user, agencies=[a.agency_id for a in open_ones])
     return len(open_ones)

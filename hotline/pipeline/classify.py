@@ -6,7 +6,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-URGENCY_RANK = {"normal": 0, "high": 1, "critical": 2}
+from hotline.states import URGENCY_RANK as URGENCY_RANK
+from hotline.states import Urgency
 
 
 @dataclass(frozen=True)
@@ -42,9 +43,9 @@ def classify(
             categories.append(category)
     if len(categories) > 1 and "other" in categories:
         categories.remove("other")
-    urgency = keypad_urgency if keypad_urgency in URGENCY_RANK else "normal"
+    urgency = keypad_urgency if keypad_urgency in URGENCY_RANK else Urgency.NORMAL
     for category in categories:
-        level = urgency_of.get(category, "normal")
+        level = urgency_of.get(category, Urgency.NORMAL)
         if URGENCY_RANK[level] > URGENCY_RANK[urgency]:
             urgency = level
     return Classification(urgency, tuple(categories), {k: tuple(dict.fromkeys(v)) for k, v in matched.items()})

@@ -13,13 +13,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hotline.hotlines import Lines
 from hotline.models import Call, Recording, utcnow
+from hotline.reports import events, service
+from hotline.states import EventKind, FetchState, RecordingStatus
 from hotline.twilio_api import TwilioApi, TwilioCall, TwilioError, TwilioRecording
 from hotline.voice import calls
 
@@ -61,17 +62,17 @@ def complete_overdue(session: Session, now: datetime, grace: timedelta) -> Recov
     found = Recovered()
     overdue = session.scalars(
         select(Recording).where(
-            Recording.fetch_state == "waiting",  # indexed; a row in progress is always waiting
-            Recording.status == "in-progress",
+            Recording.fetch_state == FetchState.WAITING,  # indexed; a row in progress is always waiting
+            Recording.status == RecordingStatus.IN_PROGRESS,
             Recording.media_url.is_not(None),
             Recording.created_at < now - grace,
         )
     ).all()
     for rec in overdue:
-        if calls.mark_recording(session, rec, "completed", None):
-            calls.add_event(session, rec.report_id, "recording_callback_missed", {"recording_sid": rec.recording_sid})
+        if calls.mark_recording(session, rec, RecordingStatus.COMPLETED, None):
+            events.record(session, rec.report_id, EventKind.RECORDING_CALLBACK_MISSED, recording_sid=rec.recording_sid)
             found.completed += 1
-            found.fetch.append((rec.recording_sid, calls.urgency_of(session, rec.report_id)))
+            found.fetch.append((rec.recording_sid, service.urgency_of(session, rec.report_id)))
     session.commit()
     return found
 
@@ -88,7 +89,7 @@ def adopt_from_twilio(
     found = Recovered()
     call_cache: dict[str, TwilioCall | None] = {}
     for item in twilio.list_recordings(since.date()):
-        if item.status != "completed" or (item.created is not None and item.created > now - grace):
+        if item.status != RecordingStatus.COMPLETED or (item.created is not None and item.created > now - grace):
             continue
         try:
             _adopt(session, lines, twilio, item, call_cache, found)
@@ -113,14 +114,14 @@ def _adopt(
 ) -> None:
     rec = calls.find_recording(session, item.sid)
     if rec is not None:
-        if rec.status == "completed":
+        if rec.status == RecordingStatus.COMPLETED:
             return  # ours, in the pipeline already
         if rec.media_url is None:
             rec.media_url = item.media_url
-        if calls.mark_recording(session, rec, "completed", None):
-            calls.add_event(session, rec.report_id, "recording_callback_missed", {"recording_sid": item.sid})
+        if calls.mark_recording(session, rec, RecordingStatus.COMPLETED, None):
+            events.record(session, rec.report_id, EventKind.RECORDING_CALLBACK_MISSED, recording_sid=item.sid)
             found.completed += 1
-            found.fetch.append((item.sid, calls.urgency_of(session, rec.report_id)))
+            found.fetch.append((item.sid, service.urgency_of(session, rec.report_id)))
         return
     call = calls.find_call(session, item.call_sid)
     if call is None:
@@ -133,9 +134,10 @@ def _adopt(
         params["RecordingDuration"] = str(item.duration)
     rec = calls.upsert_recording(session, call.report_id, RECOVERED_QUESTION, params)
     session.flush()
-    if calls.mark_recording(session, rec, "completed", None):
-        detail: dict[str, Any] = {"recording_sid": item.sid, "duration": item.duration}
-        calls.add_event(session, call.report_id, "recording_recovered", detail)
+    if calls.mark_recording(session, rec, RecordingStatus.COMPLETED, None):
+        events.record(
+            session, call.report_id, EventKind.RECORDING_RECOVERED, recording_sid=item.sid, duration=item.duration
+        )
         found.adopted += 1
         found.fetch.append((item.sid, call.report.urgency))
 
@@ -160,8 +162,8 @@ def _recover_call(
         return None
     call = calls.create_call(session, call_sid, line.config.id, line.flow.start)
     if call.ended_at is None:
-        calls.without_flow(session, call, "recovered_call")
-        if remote.status in _ENDED and calls.end_call(session, call, remote.status, None):
+        calls.without_flow(session, call, EventKind.RECOVERED_CALL)
+        if remote.status in _ENDED and service.end_call(session, call, remote.status, None):
             found.finalize.append(call.report_id)
     return call
 
@@ -188,8 +190,8 @@ def end_finished_calls(session: Session, twilio: TwilioApi, now: datetime, after
         if remote is None or remote.status not in _ENDED:
             continue
         call = calls.find_call(session, call_sid)
-        if call is not None and calls.end_call(session, call, remote.status, None):
-            calls.add_event(session, call.report_id, "call_end_recovered")
+        if call is not None and service.end_call(session, call, remote.status, None):
+            events.record(session, call.report_id, EventKind.CALL_END_RECOVERED)
             session.commit()
             found.finalize.append(call.report_id)
         else:

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from hotline.models import Assignment, Notification, Recording, Report
+from hotline.states import NotificationStatus
 
 # Reads a recording's transcript (decrypting it) or returns None; None means "not asked for".
 TranscriptReader = Callable[[Recording], str | None]
@@ -82,7 +83,9 @@ def _routes_of(session: Session, report_ids: list[int]) -> dict[int, list[dict[s
     ).all()
     rows = session.execute(
         select(Notification.assignment_id, func.count())
-        .where(Notification.assignment_id.in_([a.id for a in assignments]), Notification.status == "sent")
+        .where(
+            Notification.assignment_id.in_([a.id for a in assignments]), Notification.status == NotificationStatus.SENT
+        )
         .group_by(Notification.assignment_id)
     )
     sent = {assignment_id: count for assignment_id, count in rows}

@@ -9,7 +9,7 @@ from hotline.extensions import runtime
 from hotline.models import Recording
 from hotline.pipeline.services import services_for
 from hotline.storage.base import BlobNotFound
-from workers.recordings import transcript_aad
+from hotline.storage.keys import transcript_aad
 
 log = logging.getLogger(__name__)
 

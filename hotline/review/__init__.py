@@ -35,11 +35,18 @@ def init_review(app: Flask) -> None:
     app.register_blueprint(bp)
     app.add_template_filter(_when, "when")
     app.add_template_filter(_duration, "duration")
+    app.add_template_filter(_machine_time, "machine_time")
 
 
 def _when(value: datetime | None) -> str:
     """Times are stored as naive UTC; show them as such, to the minute."""
     return f"{value:%Y-%m-%d %H:%M} UTC" if value is not None else ""
+
+
+def _machine_time(value: datetime) -> str:
+    """A naive UTC time for `<time datetime>`: to the second, as the HTML standard's
+    valid global date and time string allows at most three fraction digits."""
+    return f"{value:%Y-%m-%dT%H:%M:%S}Z"
 
 
 def _duration(seconds: Any) -> str:

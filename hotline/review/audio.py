@@ -16,18 +16,21 @@ from datetime import timedelta
 
 from flask import request
 from sqlalchemy import select
+from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.wrappers import Response
 
 from hotline.auth import audit, login_required
 from hotline.auth.models import AuditEntry
 from hotline.crypto.envelope import DecryptionError
 from hotline.extensions import db, runtime
-from hotline.models import Event, Recording, utcnow
+from hotline.models import Recording, utcnow
 from hotline.pipeline.services import services_for
+from hotline.reports import events
 from hotline.review import bp
 from hotline.review.access import deny, report_or_404, signed_in
+from hotline.states import EventKind
 from hotline.storage.base import BlobNotFound
-from workers.recordings import audio_aad
+from hotline.storage.keys import audio_aad
 
 log = logging.getLogger(__name__)
 
@@ -37,23 +40,17 @@ _SAFE_NAME = re.compile(r"[^A-Za-z0-9_-]+")
 PLAYBACK_WINDOW = timedelta(minutes=10)
 
 
-def byte_range(header: str | None, length: int) -> tuple[int, int] | bool | None:
-    """Resolve a Range header against the length: (start, stop) to send a part, None to send
-    everything (no header, or one we may ignore), False when it cannot be satisfied."""
-    if not header:
-        return None
+def _answered_in_part(length: int) -> bool:
+    """Whether werkzeug should answer the Range header: one byte range only.
+
+    A malformed header, another unit or several ranges get the whole file, which RFC 9110
+    allows (werkzeug would answer them 416); so does a suffix range longer than the file,
+    which RFC 9110 says means all of it (werkzeug would refuse it too)."""
     parsed = request.range
-    # A malformed header, another unit or several ranges: RFC 9110 lets us send it all.
     if parsed is None or parsed.units != "bytes" or len(parsed.ranges) != 1:
-        return None
-    start, stop = parsed.ranges[0]
-    if stop is None:
-        # "bytes=-500" is the last 500 bytes (all of them if the file is shorter).
-        start, stop = (max(0, length + start), length) if start < 0 else (start, length)
-    stop = min(stop, length)
-    if start >= length or start >= stop:
         return False
-    return start, stop
+    start, _ = parsed.ranges[0]
+    return start >= -length
 
 
 @bp.get("/reports/<int:report_id>/recordings/<recording_sid>/audio")
@@ -76,21 +73,16 @@ def recording_audio(report_id: int, recording_sid: str) -> Response:
     except (BlobNotFound, DecryptionError) as exc:
         log.error("recording %s unreadable: %s", rec.recording_sid, type(exc).__name__)
         return Response("This recording could not be read.", status=404, mimetype="text/plain")
-    length = len(audio)
-    wanted = byte_range(request.headers.get("Range"), length)
     download = request.args.get("download") == "1"
-
-    if wanted is False:
-        response = Response(status=416)
-        response.headers["Content-Range"] = f"bytes */{length}"
-    elif wanted is None:
-        response = Response(audio, status=200, mimetype="audio/wav")
-    else:
-        assert isinstance(wanted, tuple)
-        start, stop = wanted
-        response = Response(audio[start:stop], status=206, mimetype="audio/wav")
-        response.headers["Content-Range"] = f"bytes {start}-{stop - 1}/{length}"
-    response.headers["Accept-Ranges"] = "bytes"
+    # werkzeug answers the Range header: 206 with Content-Range, or 416 past the end.
+    response = Response(audio, status=200, mimetype="audio/wav")
+    try:
+        response.make_conditional(
+            request.environ, accept_ranges=True, complete_length=len(audio) if _answered_in_part(len(audio)) else None
+        )
+    except RequestedRangeNotSatisfiable as exc:
+        response = exc.get_response(request.environ)
+        response.headers["Accept-Ranges"] = "bytes"
     response.headers["Cache-Control"] = "no-store"
     if download:
         name = _SAFE_NAME.sub("-", f"{report.reference}-{rec.question}")
@@ -98,12 +90,13 @@ def recording_audio(report_id: int, recording_sid: str) -> Response:
 
     if download or not _playback_audited(user.id, rec.recording_sid):
         if download:
-            db.session.add(
-                Event(
-                    report_id=report.id,
-                    kind="recording_downloaded",
-                    detail={"by": user.email, "recording_sid": rec.recording_sid, "question": rec.question},
-                )
+            events.record(
+                db.session,
+                report.id,
+                EventKind.RECORDING_DOWNLOADED,
+                by=user.email,
+                recording_sid=rec.recording_sid,
+                question=rec.question,
             )
         audit.record(
             "recording.download" if download else "recording.play",

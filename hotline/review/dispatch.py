@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, url_for
 from sqlalchemy import or_, select
 from werkzeug.wrappers import Response
 
@@ -19,21 +19,28 @@ from hotline.auth import audit, login_required
 from hotline.auth.models import User
 from hotline.extensions import db, runtime
 from hotline.models import Call, Event, utcnow
+from hotline.reports import events
 from hotline.review import bp
 from hotline.review.access import can_see, deny, signed_in
+from hotline.review.forms import CallNoteForm
 from hotline.review.models import Note
 from hotline.review.queue import keep_idle_clock
+from hotline.states import EventKind
 
 DISPATCHERS = frozenset({"dispatcher"})
 RECENT = timedelta(hours=24)
 # A call whose final status callback never came is not "live" forever.
 LIVE_AT_MOST = timedelta(hours=4)
 MAX_ROWS = 100
-MAX_NOTE_CHARS = 10_000
-_TRANSFER_EVENTS = ("transfer_answered", "transfer_completed", "transfer_failed", "dispatcher_requested")
+_TRANSFER_EVENTS = (
+    EventKind.TRANSFER_ANSWERED,
+    EventKind.TRANSFER_COMPLETED,
+    EventKind.TRANSFER_FAILED,
+    EventKind.DISPATCHER_REQUESTED,
+)
 # transfer_answered is written while a transfer is live (the dispatcher pressed 1); every
 # transfer then ends in transfer_completed or transfer_failed.
-_OUTCOMES = ("transfer_answered", "transfer_completed", "transfer_failed")
+_OUTCOMES = (EventKind.TRANSFER_ANSWERED, EventKind.TRANSFER_COMPLETED, EventKind.TRANSFER_FAILED)
 
 
 @dataclass(frozen=True)
@@ -60,18 +67,18 @@ def _state(call: Call, kinds: list[str]) -> str:
     last = transfers[-1] if transfers else None
     if call.ended_at is None:
         if call.mode == "transfer":
-            return "Transfer answered" if last == "transfer_answered" else "Transfer ringing"
-        if last == "transfer_completed":
+            return "Transfer answered" if last == EventKind.TRANSFER_ANSWERED else "Transfer ringing"
+        if last == EventKind.TRANSFER_COMPLETED:
             return "Transfer answered"
-        if last == "transfer_failed":
+        if last == EventKind.TRANSFER_FAILED:
             return "In progress (transfer not answered)"
         return "In progress"
     if call.mode == "transfer":
         # The caller hung up while bridged to the dispatcher, before the Dial action came.
-        return "Ended (transfer answered)" if last == "transfer_answered" else "Abandoned during transfer"
-    if last == "transfer_completed":
+        return "Ended (transfer answered)" if last == EventKind.TRANSFER_ANSWERED else "Abandoned during transfer"
+    if last == EventKind.TRANSFER_COMPLETED:
         return "Ended (transfer answered)"
-    if last == "transfer_failed":
+    if last == EventKind.TRANSFER_FAILED:
         return "Ended (transfer not answered)"
     return "Ended"
 
@@ -115,7 +122,7 @@ def console_rows(user: User) -> list[CallRow]:
                 hotline=names.get(call.hotline_id, call.hotline_id),
                 state=_state(call, report_kinds),
                 live=call.ended_at is None,
-                taken="transfer_completed" in report_kinds or "transfer_answered" in report_kinds,
+                taken=EventKind.TRANSFER_COMPLETED in report_kinds or EventKind.TRANSFER_ANSWERED in report_kinds,
                 # The report itself only for dispatchers of an agency it was routed to.
                 report_ref=call.report.reference if can_see(user, call.report_id) else None,
             )
@@ -148,21 +155,26 @@ def call_note(call_id: int) -> Response:
         deny(user, "call", call_id, "missing" if call is None else "not_assigned")
     taken = db.session.scalar(
         select(Event.id)
-        .where(Event.report_id == call.report_id, Event.kind.in_(("transfer_answered", "transfer_completed")))
+        .where(
+            Event.report_id == call.report_id,
+            Event.kind.in_((EventKind.TRANSFER_ANSWERED, EventKind.TRANSFER_COMPLETED)),
+        )
         .limit(1)
     )
     if taken is None:
         flash("Notes can only be added to calls a dispatcher answered.", "error")
         return redirect(url_for("review.dispatch"))
-    body = request.form.get("note", "").strip()
-    if not body or len(body) > MAX_NOTE_CHARS:
-        flash(f"Write a note of 1 to {MAX_NOTE_CHARS} characters.", "error")
+    form = CallNoteForm()
+    if not form.validate():
+        flash(form.first_error() or "", "error")
         return redirect(url_for("review.dispatch"))
+    body = form.text("note")
     note = Note(report_id=call.report_id, call_id=call.id, author_id=user.id, author_email=user.email, body=body)
     db.session.add(note)
     db.session.flush()
-    detail = {"by": user.email, "note_id": note.id, "call_id": call.id}
-    db.session.add(Event(report_id=call.report_id, kind="call_note_added", detail=detail))
+    events.record(
+        db.session, call.report_id, EventKind.CALL_NOTE_ADDED, by=user.email, note_id=note.id, call_id=call.id
+    )
     audit.record("call.note_added", user=user, target_type="call", target_id=call.id, detail={"note_id": note.id})
     db.session.commit()
     flash("Note added to the call.", "info")

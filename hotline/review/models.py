@@ -67,7 +67,7 @@ class ReportLink(Base):
 
 
 # The queue joins assignments on agency first; with report_id in the index the join needs
-# no table lookups. Reports are listed critical first ("critical" < "high" < "normal" sorts
-# that way), then oldest first: this index serves that order.
+# no table lookups. Reports are listed most urgent first (by rank, one branch per urgency:
+# hotline.review.queue.by_rank), then oldest first: this index serves each branch's order.
 ix_assignments_agency_report = Index("ix_assignments_agency_report", Assignment.agency_id, Assignment.report_id)
 ix_reports_urgency_created = Index("ix_reports_urgency_created", Report.urgency, Report.created_at, Report.id)

@@ -4,6 +4,11 @@ The page and its 30-second refresh (review.js fetching `/queue/rows` with the sa
 string) share one query, so a refresh keeps the user's filters and page. The listing is one
 indexed query (EXISTS on assignments by agency, ordered by the urgency/created index) plus one
 query for the page's assignments: never a query per row.
+
+Urgencies are ordered by their rank (hotline.states.Urgency), never by their text: the
+listing is one branch per urgency, most urgent first, each read in created order straight off
+the (urgency, created_at, id) index and cut at the rows the page needs, then put together by
+rank. Sorting on a CASE of the urgency instead would sort every visible report on each load.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import current_app, render_template, request, session, url_for
-from sqlalchemy import String, cast, select
+from sqlalchemy import Select, String, cast, literal, select, union_all
 from sqlalchemy.orm import defer
 
 from hotline.auth import login_required
@@ -25,9 +30,10 @@ from hotline.pipeline.assign import SETTLED_STATUSES, acknowledgement_due
 from hotline.review import bp
 from hotline.review.access import signed_in, visible_clause
 from hotline.review.models import STATUSES
+from hotline.states import ReportStatus, Urgency
 
 PAGE_SIZE = 50
-URGENCIES = ("critical", "high", "normal")
+URGENCIES: tuple[Urgency, ...] = Urgency.most_urgent_first()
 # Status filter values beyond the statuses themselves; "open" (everything but closed) is
 # what an investigator normally wants to see, so it is the default.
 STATUS_CHOICES = {"open": "Open (not closed)", "all": "All", **STATUSES}
@@ -140,10 +146,9 @@ def query_page(user: User, filters: Filters) -> tuple[list[Row], bool]:
     """Return the rows of the requested page and whether another page follows."""
     if not user.agencies:
         return [], False
-    # The queue never shows keypad answers: leave them sealed rather than open 50 per page.
-    query = select(Report).options(defer(Report.keypad)).where(visible_clause(user))
+    query = select(Report).where(visible_clause(user))
     if filters.status == "open":
-        query = query.where(Report.status != "closed")
+        query = query.where(Report.status != ReportStatus.CLOSED)
     elif filters.status != "all":
         query = query.where(Report.status == filters.status)
     if filters.urgency:
@@ -160,13 +165,7 @@ def query_page(user: User, filters: Filters) -> tuple[list[Row], bool]:
     if filters.date_to:
         end = datetime.combine(filters.date_to + timedelta(days=1), datetime.min.time())
         query = query.where(Report.created_at < end)
-    # "critical" < "high" < "normal" alphabetically: ascending urgency is critical first.
-    query = (
-        query.order_by(Report.urgency, Report.created_at, Report.id)
-        .offset((filters.page - 1) * PAGE_SIZE)
-        .limit(PAGE_SIZE + 1)  # one extra row tells whether there is a next page
-    )
-    reports = list(db.session.scalars(query))
+    reports = list(db.session.scalars(by_rank(query, filters)))
     more = len(reports) > PAGE_SIZE
     reports = reports[:PAGE_SIZE]
     # The page's assignments for the user's agencies, in one query.
@@ -199,6 +198,37 @@ def query_page(user: User, filters: Filters) -> tuple[list[Row], bool]:
         for r in reports
     ]
     return rows, more
+
+
+def by_rank(query: Select[Report], filters: Filters) -> Select[Report]:
+    """The page of `query` in queue order: most urgent first by rank, then oldest first.
+
+    Each urgency's branch needs at most the rows up to the end of this page (plus one, which
+    tells whether another page follows); the rank is a constant of its branch.
+    """
+    wanted = filters.page * PAGE_SIZE + 1
+    urgencies = [Urgency(filters.urgency)] if filters.urgency else list(URGENCIES)
+    branches = [
+        select(
+            # Only what the order needs: the index holds it all, so a branch reads no rows.
+            query.with_only_columns(Report.id, Report.created_at, literal(urgency.rank).label("rank"))
+            .where(Report.urgency == urgency)
+            .order_by(Report.created_at, Report.id)
+            .limit(wanted)
+            .subquery()
+        )
+        for urgency in urgencies
+    ]
+    ranked = union_all(*branches).subquery("ranked")
+    return (
+        select(Report)
+        .join(ranked, ranked.c.id == Report.id)
+        # The queue never shows keypad answers: leave them sealed rather than open 50 per page.
+        .options(defer(Report.keypad))
+        .order_by(ranked.c.rank.desc(), ranked.c.created_at, ranked.c.id)
+        .offset((filters.page - 1) * PAGE_SIZE)
+        .limit(PAGE_SIZE + 1)  # one extra row tells whether there is a next page
+    )
 
 
 def _context(user: User) -> dict[str, Any]:

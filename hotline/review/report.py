@@ -3,9 +3,10 @@ timeline, and the forms for the actions. Every view of it is audited."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from flask import render_template
 from sqlalchemy import or_, select
@@ -21,6 +22,7 @@ from hotline.reports.transcripts import read_transcript
 from hotline.review import bp
 from hotline.review.access import deny, report_or_404, signed_in, visible_clause
 from hotline.review.models import DISPOSITIONS, STATUSES, Note, ReportLink
+from hotline.states import SETTLED_FETCH, EventKind, FetchState, RecordingStatus, TranscriptState
 
 
 @dataclass(frozen=True)
@@ -64,11 +66,11 @@ def _transcript(rec: Recording) -> tuple[str | None, str]:
     """Decrypt a transcript into memory; say why when there is none to show."""
     if rec.shredded_at is not None:
         return None, "Deleted at the end of the retention period."
-    if rec.transcript_state == "unsupported":
+    if rec.transcript_state == TranscriptState.UNSUPPORTED:
         return None, "No transcript: there is no recogniser for this language. Listen to the recording."
-    if rec.transcript_state == "failed":
+    if rec.transcript_state == TranscriptState.FAILED:
         return None, "The recording could not be transcribed. Listen to the recording."
-    if rec.transcript_state != "done" or rec.transcript_key is None:
+    if rec.transcript_state != TranscriptState.DONE or rec.transcript_key is None:
         return None, "Not transcribed yet."
     text = read_transcript(rec)
     if text is None:
@@ -97,62 +99,80 @@ def _language(report: Report) -> str:
     return line.flow.voice(report.language).label if line else report.language
 
 
+K = EventKind
+# Words for each kind of timeline event, from its detail. Every EventKind has one (a test
+# says so); a kind stored by an older version and no longer declared shows its name.
+EVENT_LABELS: dict[EventKind, Callable[[dict[str, Any]], str]] = {
+    K.CALL_STARTED: lambda d: "Call started",
+    K.CALL_ENDED: lambda d: f"Call ended ({d.get('status', '')})",
+    K.KEYPAD: lambda d: f"Caller chose {str(d.get('value', '')).replace('_', ' ')} ({d.get('step', '')})",
+    K.DEFAULT_CHOICE: lambda d: f"No choice made at {d.get('step', '')}; the default was used",
+    K.SKIPPED: lambda d: f"Caller skipped {d.get('step', '')}",
+    K.PIN_SET: lambda d: "Caller set a PIN for follow-up",
+    K.DISPATCHER_REQUESTED: lambda d: "Caller asked for a dispatcher",
+    K.TRANSFER_COMPLETED: lambda d: "Transfer to a dispatcher answered",
+    K.TRANSFER_FAILED: lambda d: "Transfer to a dispatcher not answered",
+    K.TRANSFER_PICKED_UP: lambda d: (
+        "A dispatcher's " + ("voicemail picked up" if d.get("machine") else "phone picked up")
+    ),
+    K.TRANSFER_RETRIED: lambda d: "Nobody took the transfer yet; ringing the phones not yet tried",
+    K.ON_CALL_ALERTED: lambda d: "On-call dispatcher alerted",
+    K.SALVAGED_CALL: lambda d: "Message taken after a technical problem",
+    K.CALL_END_RECOVERED: lambda d: "End of call confirmed with Twilio (its notice was lost)",
+    K.RECOVERED_CALL: lambda d: "Call recovered from Twilio after a technical problem",
+    K.RECORDING_RECOVERED: lambda d: f"Recording recovered from Twilio ({d.get('duration') or '?'} s)",
+    K.RECORDING_CALLBACK_MISSED: lambda d: "Recording ready at Twilio (its notice never came; fetched anyway)",
+    K.ANSWER_RECORDED: lambda d: f"Caller answered {d.get('question', '')}",
+    K.RECORDING_COMPLETED: lambda d: (
+        f"Recording ready at Twilio: {d.get('question', '')} ({d.get('duration') or '?'} s)"
+    ),
+    K.RECORDING_ABSENT: lambda d: "Recording was empty",
+    K.RECORDING_FAILED: lambda d: "Recording failed at Twilio",
+    K.RECORDING_STORED: lambda d: "Recording encrypted and stored",
+    K.RECORDING_DEAD: lambda d: "Recording could not be downloaded",
+    K.ROUTED_AWAITING_AUDIO: lambda d: "Routed before all its audio was in (audio still being fetched from Twilio)",
+    K.RECORDING_REFUSED: lambda d: "Recording refused (unexpected source)",
+    K.RECORDING_DELETED_AT_TWILIO: lambda d: "Recording deleted at Twilio",
+    K.RECORDING_SHREDDED: lambda d: "Recording deleted (retention)",
+    K.RECORDING_DOWNLOADED: lambda d: f"Recording downloaded by {d.get('by', '')}",
+    K.TRANSCRIBED: lambda d: f"Transcribed ({d.get('words', 0)} words)",
+    K.TRANSCRIPTION_FAILED: lambda d: "Transcription failed",
+    K.TRANSCRIPTION_UNSUPPORTED: lambda d: "No transcription for this language",
+    K.CLASSIFIED: lambda d: "Classified",
+    K.RECLASSIFIED: lambda d: f"Classified again after a late recording: {d.get('urgency', '')}",
+    K.ROUTED: lambda d: (
+        ("Also routed to " if d.get("late") else "Routed to ")
+        + ", ".join(_agency_name(a) for a in d.get("agencies", []))
+    ),
+    K.NOTIFIED: lambda d: (
+        f"{_agency_name(str(d.get('agency', '')))} notified"
+        + (f" by {', '.join(d.get('channels', []))}" if d.get("channels") else "")
+    ),
+    K.ESCALATED: lambda d: f"Escalated: {_agency_name(str(d.get('agency', '')))}, level {d.get('level', '')}",
+    K.ACKNOWLEDGED: lambda d: (
+        "Acknowledged by " + f"{d.get('by', '')} for " + ", ".join(_agency_name(a) for a in d.get("agencies", []))
+    ),
+    K.ASSIGNED: lambda d: (
+        f"Assigned to {d.get('to')} by {d.get('by', '')}" if d.get("to") else f"Unassigned by {d.get('by', '')}"
+    ),
+    K.STATUS_CHANGED: lambda d: (
+        f"Status {STATUSES.get(str(d.get('from')), d.get('from'))} → "
+        + f"{STATUSES.get(str(d.get('to')), d.get('to'))} by {d.get('by', '')}"
+        + (f" ({DISPOSITIONS.get(str(d.get('disposition')), '')})" if d.get("disposition") else "")
+    ),
+    K.LINKED: lambda d: f"Linked to {d.get('reference', '')} by {d.get('by', '')}",
+    K.LEGAL_HOLD_PLACED: lambda d: f"Legal hold placed by {d.get('by', '')}",
+    K.LEGAL_HOLD_LIFTED: lambda d: f"Legal hold lifted by {d.get('by', '')}",
+    K.TRANSFER_ANSWERED: lambda d: "Transfer answered",
+    K.NOTE_ADDED: lambda d: "Note added",
+    K.CALL_NOTE_ADDED: lambda d: "Call note added",
+}
+
+
 def event_label(kind: str, detail: dict[str, Any]) -> str:
     """Words for a timeline event; unknown kinds fall back to their name."""
-    d = detail
-    labels: dict[str, str] = {
-        "call_started": "Call started",
-        "call_ended": f"Call ended ({d.get('status', '')})",
-        "keypad": f"Caller chose {str(d.get('value', '')).replace('_', ' ')} ({d.get('step', '')})",
-        "default_choice": f"No choice made at {d.get('step', '')}; the default was used",
-        "skipped": f"Caller skipped {d.get('step', '')}",
-        "pin_set": "Caller set a PIN for follow-up",
-        "dispatcher_requested": "Caller asked for a dispatcher",
-        "transfer_completed": "Transfer to a dispatcher answered",
-        "transfer_failed": "Transfer to a dispatcher not answered",
-        "transfer_picked_up": "A dispatcher's " + ("voicemail picked up" if d.get("machine") else "phone picked up"),
-        "transfer_retried": "Nobody took the transfer yet; ringing the phones not yet tried",
-        "on_call_alerted": "On-call dispatcher alerted",
-        "salvaged_call": "Message taken after a technical problem",
-        "call_end_recovered": "End of call confirmed with Twilio (its notice was lost)",
-        "recovered_call": "Call recovered from Twilio after a technical problem",
-        "recording_recovered": f"Recording recovered from Twilio ({d.get('duration') or '?'} s)",
-        "recording_callback_missed": "Recording ready at Twilio (its notice never came; fetched anyway)",
-        "answer_recorded": f"Caller answered {d.get('question', '')}",
-        "recording_completed": f"Recording ready at Twilio: {d.get('question', '')} ({d.get('duration') or '?'} s)",
-        "recording_absent": "Recording was empty",
-        "recording_failed": "Recording failed at Twilio",
-        "recording_stored": "Recording encrypted and stored",
-        "recording_dead": "Recording could not be downloaded",
-        "routed_awaiting_audio": "Routed before all its audio was in (audio still being fetched from Twilio)",
-        "recording_refused": "Recording refused (unexpected source)",
-        "recording_deleted_at_twilio": "Recording deleted at Twilio",
-        "recording_shredded": "Recording deleted (retention)",
-        "recording_downloaded": f"Recording downloaded by {d.get('by', '')}",
-        "transcribed": f"Transcribed ({d.get('words', 0)} words)",
-        "transcription_failed": "Transcription failed",
-        "transcription_unsupported": "No transcription for this language",
-        "classified": "Classified",
-        "reclassified": f"Classified again after a late recording: {d.get('urgency', '')}",
-        "routed": ("Also routed to " if d.get("late") else "Routed to ")
-        + ", ".join(_agency_name(a) for a in d.get("agencies", [])),
-        "notified": f"{_agency_name(str(d.get('agency', '')))} notified"
-        + (f" by {', '.join(d.get('channels', []))}" if d.get("channels") else ""),
-        "escalated": f"Escalated: {_agency_name(str(d.get('agency', '')))}, level {d.get('level', '')}",
-        "acknowledged": "Acknowledged by "
-        + f"{d.get('by', '')} for "
-        + ", ".join(_agency_name(a) for a in d.get("agencies", [])),
-        "assigned": f"Assigned to {d.get('to')} by {d.get('by', '')}"
-        if d.get("to")
-        else f"Unassigned by {d.get('by', '')}",
-        "status_changed": f"Status {STATUSES.get(str(d.get('from')), d.get('from'))} → "
-        + f"{STATUSES.get(str(d.get('to')), d.get('to'))} by {d.get('by', '')}"
-        + (f" ({DISPOSITIONS.get(str(d.get('disposition')), '')})" if d.get("disposition") else ""),
-        "linked": f"Linked to {d.get('reference', '')} by {d.get('by', '')}",
-        "legal_hold_placed": f"Legal hold placed by {d.get('by', '')}",
-        "legal_hold_lifted": f"Legal hold lifted by {d.get('by', '')}",
-    }
-    return labels.get(kind) or kind.replace("_", " ").capitalize()
+    label = EVENT_LABELS.get(cast(EventKind, kind))
+    return (label(detail) if label else "") or kind.replace("_", " ").capitalize()
 
 
 def _agency_name(agency_id: str) -> str:
@@ -174,12 +194,12 @@ def timeline(report: Report, notes: list[Note], visible_links: set[str]) -> list
         TimelineItem(
             at=e.at,
             label="Linked to a related report of another agency"
-            if e.kind == "linked" and e.detail.get("reference") not in visible_links
+            if e.kind == EventKind.LINKED and e.detail.get("reference") not in visible_links
             else event_label(e.kind, e.detail),
             kind=e.kind,
         )
         for e in report.events
-        if e.kind not in ("note_added", "call_note_added")
+        if e.kind not in (EventKind.NOTE_ADDED, EventKind.CALL_NOTE_ADDED)
     ]
     for note in notes:
         label = "Dispatcher's note on the call" if note.call_id is not None else "Note"
@@ -247,9 +267,9 @@ def report(report_id: int) -> str:
                 prompt=_prompt(full, rec.question),
                 transcript=text,
                 transcript_note=why,
-                playable=rec.fetch_state == "stored" and rec.blob_key is not None and rec.shredded_at is None,
+                playable=rec.fetch_state == FetchState.STORED and rec.blob_key is not None and rec.shredded_at is None,
                 # Made at Twilio, not yet stored here (queued, or Twilio failing): on its way.
-                fetching=rec.status == "completed" and rec.fetch_state not in ("stored", "dead", "refused"),
+                fetching=rec.status == RecordingStatus.COMPLETED and rec.fetch_state not in SETTLED_FETCH,
             )
         )
     call = db.session.scalar(select(Call).where(Call.report_id == full.id).limit(1))

@@ -11,58 +11,25 @@ and answers 404 like one that does not exist, audited.
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-import redis
-from flask import flash, make_response, redirect, render_template, request, session, url_for
+from flask import flash, make_response, redirect, render_template, session, url_for
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
 from hotline.auth import accounts, audit, reach, throttle, totp
-from hotline.auth.accounts import AccountError
+from hotline.auth.accounts import AccountError, OwnAccountError
 from hotline.auth.models import ROLES, User
 from hotline.auth.session import GENERATION
 from hotline.extensions import db, queues, runtime
 from hotline.models import utcnow
 from hotline.review import bp
 from hotline.review.access import admin_only, deny, signed_in
+from hotline.review.forms import AccountCreateForm, AccountEditForm, sentence
 from hotline.review.report import agency_names
 from hotline.settings import Agency, Contact
-
-log = logging.getLogger(__name__)
-
-NO_AGENCY = "Tick at least one agency."
-OWN_ROLE = "You cannot change your own role. Ask another administrator."
-# Agencies decide which reports an account can read: an administrator widening their own
-# would reach content (PREA reports, say) without anyone else agreeing to it.
-OWN_AGENCIES = "You cannot change your own agencies. Ask another administrator."
-OWN_DISABLE = "You cannot disable your own account. Ask another administrator."
-
-
-@dataclass(frozen=True)
-class AccountForm:
-    """What the create and edit forms sent, kept to show the form again after an error."""
-
-    email: str = ""
-    role: str = "investigator"
-    agencies: list[str] = field(default_factory=list)
-
-
-def _form() -> AccountForm:
-    return AccountForm(
-        email=request.form.get("email", "").strip(),
-        role=request.form.get("role", ""),
-        agencies=request.form.getlist("agencies"),
-    )
-
-
-def _sentence(exc: AccountError) -> str:
-    """Make a sentence of the shared code's message, which is written for a terminal line."""
-    text = str(exc)
-    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+from hotline.states import Urgency
 
 
 def _no_store(body: str, status: int = 200) -> Response:
@@ -123,13 +90,14 @@ def _back(target: User, message: str, category: str = "info") -> Response:
     return redirect(url_for("review.user_page", user_id=target.id))
 
 
-def _users_page(form: AccountForm, error: str | None = None, status: int = 200) -> tuple[str, int]:
+def _users_page(form: AccountCreateForm, status: int = 200) -> tuple[str, int]:
+    """The list and the create form; the form's errors, if any, tied to their fields."""
     users = reach.managed_users(db.session, signed_in())
     html = render_template(
         "review/users.html",
         users=users,
         form=form,
-        error=error,
+        error=form.first_error(),
         roles=ROLES,
         agencies=_agency_choices(),
         names=agency_names(),
@@ -140,27 +108,15 @@ def _users_page(form: AccountForm, error: str | None = None, status: int = 200) 
 
 def _failures(target: User) -> throttle.Failures | None:
     """The account's remembered failed sign-ins, or None if Redis cannot say right now."""
-    try:
-        return throttle.Throttle(queues.redis).failures(target.email)
-    except (redis.RedisError, OSError):
-        return None
+    return throttle.failures_of(queues.redis, target.email)
 
 
-def _clear_failures(target: User) -> None:
-    """After a password reset: the new password starts without the old one's failures."""
-    try:
-        throttle.Throttle(queues.redis).clear(target.email)
-    except (redis.RedisError, OSError) as exc:
-        # The reset is committed and its password must still be shown; failures expire.
-        log.warning("could not clear failed sign-ins of user %s (%s)", target.id, type(exc).__name__)
-
-
-def _user_page(target: User, form: AccountForm, error: str | None = None, status: int = 200) -> tuple[str, int]:
+def _user_page(target: User, form: AccountEditForm, status: int = 200) -> tuple[str, int]:
     html = render_template(
         "review/user.html",
         target=target,
         form=form,
-        error=error,
+        error=form.first_error(),
         roles=ROLES,
         agencies=_agency_choices(),
         names=agency_names(),
@@ -175,7 +131,7 @@ def _user_page(target: User, form: AccountForm, error: str | None = None, status
 @admin_only
 def users() -> tuple[str, int]:
     """List the accounts this administrator manages, with the form to create one."""
-    return _users_page(AccountForm())
+    return _users_page(AccountCreateForm(role="investigator"))
 
 
 @bp.post("/admin/users")
@@ -183,24 +139,30 @@ def users() -> tuple[str, int]:
 def create_user() -> Response | tuple[str, int]:
     """Create an account; show its generated password and TOTP secret this once."""
     admin = signed_in()
-    form = _form()
-    if not form.agencies:
-        return _users_page(form, NO_AGENCY, 400)
+    form = AccountCreateForm()
+    email, role, agencies = form.text("email"), form.text("role"), form.values("agencies")
+    if not form.has_agencies():
+        return _users_page(form, 400)
     try:
-        reach.check_grant(admin, runtime.get().settings, form.agencies)
+        reach.check_grant(admin, runtime.get().settings, agencies)
     except reach.OutOfReach as exc:
-        _refuse_grant(admin, None, exc, form.email)
-        return _users_page(form, str(exc), 403)
+        _refuse_grant(admin, None, exc, email)
+        form.refuse("agencies", str(exc))
+        return _users_page(form, 403)
+    if not form.validate():
+        return _users_page(form, 400)
     try:
-        new = accounts.create_user(db.session, runtime.get().settings, form.email, form.role, form.agencies)
+        new = accounts.create_user(db.session, runtime.get().settings, email, role, agencies)
     except AccountError as exc:
+        # The fields are checked above: what is left is an address already taken.
         db.session.rollback()
-        return _users_page(form, _sentence(exc), 400)
+        form.refuse("email", sentence(exc))
+        return _users_page(form, 400)
     except IntegrityError:
         # The same address created elsewhere between the check and the insert.
         db.session.rollback()
-        email = accounts.normalise_email(form.email)
-        return _users_page(form, f"A user with email {email} already exists.", 400)
+        form.refuse("email", f"A user with email {accounts.normalise_email(email)} already exists.")
+        return _users_page(form, 400)
     user = new.user
     audit.record(
         "user.created",
@@ -228,7 +190,7 @@ def create_user() -> Response | tuple[str, int]:
 def user_page(user_id: int) -> tuple[str, int]:
     """Show one account: its state, its role and agencies, and what can be done to it."""
     target = _target(user_id)
-    return _user_page(target, AccountForm(target.email, target.role, list(target.agencies)))
+    return _user_page(target, AccountEditForm(role=target.role, agencies=list(target.agencies)))
 
 
 @bp.post("/admin/users/<int:user_id>")
@@ -237,23 +199,30 @@ def update_user(user_id: int) -> Response | tuple[str, int]:
     """Change an account's role and agencies; its sessions end, so old rights do not linger."""
     admin = signed_in()
     target = _target(user_id)
-    form = AccountForm(target.email, request.form.get("role", ""), request.form.getlist("agencies"))
-    if target.id == admin.id and form.role != target.role:
-        return _user_page(target, form, OWN_ROLE, 400)
-    if target.id == admin.id and sorted(set(form.agencies)) != sorted(target.agencies):
-        return _user_page(target, form, OWN_AGENCIES, 400)
-    if not form.agencies:
-        return _user_page(target, form, NO_AGENCY, 400)
+    form = AccountEditForm()
+    role, agencies = form.text("role"), form.values("agencies")
     try:
-        reach.check_grant(admin, runtime.get().settings, form.agencies)
+        accounts.check_own_change(admin, target, role=role, agencies=agencies)
+    except OwnAccountError as exc:
+        # The role is checked first: if it changed, that is what was refused.
+        form.refuse("role" if role != target.role else "agencies", str(exc))
+        return _user_page(target, form, 400)
+    if not form.has_agencies():
+        return _user_page(target, form, 400)
+    try:
+        reach.check_grant(admin, runtime.get().settings, agencies)
     except reach.OutOfReach as exc:
         _refuse_grant(admin, target, exc, target.email)
-        return _user_page(target, form, str(exc), 403)
+        form.refuse("agencies", str(exc))
+        return _user_page(target, form, 403)
+    if not form.validate():
+        return _user_page(target, form, 400)
     try:
-        changes = accounts.change_access(target, runtime.get().settings, form.role, form.agencies)
+        changes = accounts.change_access(target, runtime.get().settings, role, agencies)
     except AccountError as exc:
         db.session.rollback()
-        return _user_page(target, form, _sentence(exc), 400)
+        form.refuse("role", sentence(exc))
+        return _user_page(target, form, 400)
     if not changes:
         return _back(target, "Nothing changed.")
     _audit("user.updated", admin, target, **changes)
@@ -268,8 +237,10 @@ def disable_user(user_id: int) -> Response:
     """Disable an account and end its sessions."""
     admin = signed_in()
     target = _target(user_id)
-    if target.id == admin.id:
-        return _back(target, OWN_DISABLE, "error")
+    try:
+        accounts.check_own_change(admin, target, disable=True)
+    except OwnAccountError as exc:
+        return _back(target, str(exc), "error")
     if target.disabled:
         return _back(target, "This account is already disabled.")
     accounts.disable(target)
@@ -302,7 +273,7 @@ def reset_password(user_id: int) -> Response:
     _audit("user.password_reset", admin, target)
     _keep_own_session(admin, target)
     db.session.commit()
-    _clear_failures(target)
+    throttle.clear_after_reset(queues.redis, target.email)
     return _no_store(render_template("review/user_password.html", target=target, password=password))
 
 
@@ -361,7 +332,7 @@ def wait_text(seconds: int) -> str:
 def agencies() -> str:
     """Show the configured agencies, hotlines and routing rules, read-only."""
     settings = runtime.get().settings
-    deadlines = {u: wait_text(getattr(settings.escalation, u)) for u in ("critical", "high", "normal")}
+    deadlines = {u: wait_text(getattr(settings.escalation, u)) for u in Urgency.most_urgent_first()}
     return render_template(
         "review/agencies.html",
         settings=settings,

@@ -141,7 +141,9 @@ def make_simulate_command(
         address = media_address(configured)
         host, port = address or ("127.0.0.1", 0)
         try:
-            fake = FakeTwilio(account_sid, auth_token, host=host, port=port).start()
+            # Accepts the app's API key too, as the account's real Twilio would.
+            key, secret = os.environ.get("TWILIO_API_KEY", ""), os.environ.get("TWILIO_API_SECRET", "")
+            fake = FakeTwilio(account_sid, auth_token, host=host, port=port, api_key=key, api_secret=secret).start()
         except OSError as exc:
             raise click.ClickException(f"cannot serve the Twilio API on {host}:{port}: {exc}") from None
         try:

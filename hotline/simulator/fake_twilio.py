@@ -83,6 +83,10 @@ _BAD_TO = {
 }
 
 
+def _same(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
 def _error(status: int, code: int, message: str) -> dict[str, Any]:
     """Twilio's JSON error body."""
     more_info = f"https://www.twilio.com/docs/errors/{code}"
@@ -92,9 +96,21 @@ def _error(status: int, code: int, message: str) -> dict[str, Any]:
 class FakeTwilio:
     """Twilio's REST API for one account, on a local port, in a background thread."""
 
-    def __init__(self, account_sid: str, auth_token: str, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        api_key: str = "",
+        api_secret: str = "",
+    ) -> None:
         self.account_sid = account_sid
         self.auth_token = auth_token
+        # An API key of the account (SK...): accepted, like the auth token, with its secret.
+        self.api_key = api_key
+        self.api_secret = api_secret
         self.host = host
         self.port = port
         self.messages: list[dict[str, Any]] = []
@@ -226,17 +242,19 @@ class FakeTwilio:
                     return _Fault(fault.substring, fault.remaining, fault.status, fault.kind, fault.method)
             return None
 
-    def _authorized(self, header: str | None) -> bool:
-        """Check HTTP basic auth against the account SID and auth token."""
+    def _authorized(self, header: str | None) -> str | None:
+        """Check HTTP basic auth: "account" for the account SID and auth token, "key" for the
+        API key and its secret, None for anything else."""
         if not header or not header.startswith("Basic "):
-            return False
+            return None
         try:
             user, _, password = base64.b64decode(header[6:], validate=True).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError):
-            return False
-        # Constant-time, like any credential check that a test might copy.
-        same_user = hmac.compare_digest(user.encode(), self.account_sid.encode())
-        return hmac.compare_digest(password.encode(), self.auth_token.encode()) and same_user
+            return None
+        # Constant-time, like any credential check that a test might copy; both pairs are checked.
+        account = _same(user, self.account_sid) & _same(password, self.auth_token)
+        key = bool(self.api_key) & _same(user, self.api_key) & _same(password, self.api_secret)
+        return "account" if account else "key" if key else None
 
     def handle(
         self, method: str, raw_path: str, headers: dict[str, str], body: bytes
@@ -275,7 +293,8 @@ class FakeTwilio:
             return _json(fault.status, _error(fault.status, 20500, "Injected failure"))
         if not path.startswith(_PREFIX):
             return _json(404, _error(404, 20404, f"The requested resource {path} was not found"))
-        if not self._authorized(headers.get("authorization")):
+        credential = self._authorized(headers.get("authorization"))
+        if credential is None:
             status, head, payload = _json(401, _error(401, 20003, "Authenticate"))
             head["WWW-Authenticate"] = 'Basic realm="Twilio API"'
             return status, head, payload
@@ -297,6 +316,8 @@ class FakeTwilio:
             return self._message(body)
         match = _ACCOUNT.match(path)
         if match and match["account"] == self.account_sid and method == "GET":
+            if credential == "key":  # a Standard API key may not read the Account resource
+                return _json(403, _error(403, 20003, "Permission Denied"))
             return _json(200, self._account_json())
         return _json(404, _error(404, 20404, f"The requested resource {path} was not found"))
 

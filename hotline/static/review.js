@@ -2,6 +2,9 @@
 // Every 30 s it fetches the table body for the same filters and page (the server renders
 // that URL into data-refresh-url) and swaps it in, so the user keeps their place.
 // Loaded as a file: the Content-Security-Policy allows no inline script.
+// Content that changes by itself must be possible to pause (WCAG 2.2.2): the page's
+// #refresh-control (hidden until this script runs) holds a button that pauses and resumes
+// the updates, and a status line that announces the change. The choice is kept for the tab.
 (function () {
   "use strict";
 
@@ -12,6 +15,55 @@
   }
   var url = table.getAttribute("data-refresh-url");
   var busy = false;
+  var PAUSED_KEY = "hotline.refresh-paused";
+  var paused = readPaused();
+  var control = document.getElementById("refresh-control");
+  var toggle = document.getElementById("refresh-toggle");
+  var state = document.getElementById("refresh-state");
+
+  function readPaused() {
+    try {
+      return window.sessionStorage.getItem(PAUSED_KEY) === "1";
+    } catch (e) {
+      return false; // storage refused (private mode): start running, as without the script
+    }
+  }
+
+  function keepPaused(value) {
+    try {
+      if (value) {
+        window.sessionStorage.setItem(PAUSED_KEY, "1");
+      } else {
+        window.sessionStorage.removeItem(PAUSED_KEY);
+      }
+    } catch (e) {
+      // Not kept past this page; the button still works.
+    }
+  }
+
+  function showState(announce) {
+    // The button says what it will do; the status line (role=status) is read out when it
+    // changes, so the new state is announced.
+    toggle.textContent = paused ? "Resume automatic updates" : "Pause automatic updates";
+    if (announce) {
+      state.textContent = paused
+        ? "Automatic updates are paused. Reload the page to see new entries."
+        : "Automatic updates are on: this list updates itself every 30 seconds.";
+    }
+  }
+
+  if (control && toggle && state) {
+    control.hidden = false;
+    showState(paused);
+    toggle.addEventListener("click", function () {
+      paused = !paused;
+      keepPaused(paused);
+      showState(true);
+      if (!paused) {
+        refresh();
+      }
+    });
+  }
 
   function typingInside(body) {
     // Do not replace a form the user is typing into, or has typed into and left (the
@@ -58,7 +110,7 @@
 
   function refresh() {
     var body = table.tBodies[0];
-    if (busy || document.hidden || !body || typingInside(body)) {
+    if (paused || busy || document.hidden || !body || typingInside(body)) {
       return;
     }
     busy = true;

@@ -6,22 +6,17 @@ import secrets
 from collections.abc import Callable
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, bindparam, insert, select, update
+from sqlalchemy import CursorResult, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hotline.flows.engine import TRANSFER, CallState, Effect
-from hotline.models import Call, Event, Recording, Report, utcnow
-
-URGENCY_RANK = {"normal": 0, "high": 1, "critical": 2}
-TERMINAL_CALL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
-
-
-def urgency_of(session: Session, report_id: int) -> str:
-    """A report's urgency ("normal" if it is gone), e.g. to pick the queue for its jobs."""
-    report = session.get(Report, report_id)
-    return report.urgency if report is not None else "normal"
+from hotline.models import Call, Event, Recording, Report
+from hotline.reports import events
+from hotline.states import TERMINAL_CALL_STATUSES as TERMINAL_CALL_STATUSES
+from hotline.states import URGENCY_RANK as URGENCY_RANK
+from hotline.states import EventKind, FetchState, RecordingStatus, Urgency, rank_of
 
 
 def new_tip_number() -> str:
@@ -87,21 +82,11 @@ def save_state(call: Call, state: CallState) -> None:
     if state.answers != report.keypad:
         report.keypad = dict(state.answers)
     urgency = state.flags.get("urgency")
-    if urgency in URGENCY_RANK and URGENCY_RANK[urgency] > URGENCY_RANK.get(report.urgency, 0):
+    if urgency in URGENCY_RANK and URGENCY_RANK[urgency] > rank_of(report.urgency):
         report.urgency = urgency
     category = state.flags.get("category")
     if category and category not in report.categories:
         report.categories = [*report.categories, category]
-
-
-# A Core INSERT, not an ORM object: nothing reads an event back in the request that writes
-# it, and the unit of work (identity map, flush planning) cost more than the statement.
-_INSERT_EVENT = insert(cast(Table, Event.__table__))
-
-
-def add_event(session: Session, report_id: int, kind: str, detail: dict[str, Any] | None = None) -> None:
-    """Append a timeline event; written at once, inside the request's transaction."""
-    session.execute(_INSERT_EVENT, {"report_id": report_id, "kind": kind, "detail": detail or {}})
 
 
 def apply_effects(session: Session, call: Call, effects: list[Effect], params: dict[str, str]) -> None:
@@ -109,20 +94,19 @@ def apply_effects(session: Session, call: Call, effects: list[Effect], params: d
     for effect in effects:
         if effect.kind == "secret":
             call.report.pin_hash = effect.detail["hash"]
-            add_event(session, call.report_id, "pin_set", {"key": effect.detail["key"]})
+            events.record(session, call.report_id, EventKind.PIN_SET, key=effect.detail["key"])
         elif effect.kind == "recording":
             upsert_recording(session, call.report_id, effect.detail["key"], params)
-            add_event(
+            events.record(
                 session,
                 call.report_id,
-                "answer_recorded",
-                {
-                    "question": effect.detail["key"],
-                    "recording_sid": params.get("RecordingSid"),
-                },
+                EventKind.ANSWER_RECORDED,
+                question=effect.detail["key"],
+                recording_sid=params.get("RecordingSid"),
             )
         else:
-            add_event(session, call.report_id, effect.kind, effect.detail)
+            # The engine's other effects are timeline events of the same name.
+            events.record(session, call.report_id, EventKind(effect.kind), **effect.detail)
 
 
 def _int(value: str | None) -> int | None:
@@ -195,7 +179,7 @@ def mark_recording(session: Session, recording: Recording, status: str, error_co
     A completed recording stays completed: a late absent or failed cannot undo it.
     """
     params: dict[str, Any] = {"rid": recording.id}
-    if status == "completed":
+    if status == RecordingStatus.COMPLETED:
         stmt = _COMPLETE_RECORDING
     else:
         stmt = _FAIL_RECORDING
@@ -208,13 +192,15 @@ def mark_recording(session: Session, recording: Recording, status: str, error_co
 # session's copy needs no synchronising.
 _COMPLETE_RECORDING = (
     update(Recording)
-    .where(Recording.id == bindparam("rid"), Recording.status != "completed")
-    .values(status="completed", fetch_state="pending")
+    .where(Recording.id == bindparam("rid"), Recording.status != RecordingStatus.COMPLETED)
+    .values(status=RecordingStatus.COMPLETED, fetch_state=FetchState.PENDING)
     .execution_options(synchronize_session=False)
 )
 _FAIL_RECORDING = (
     update(Recording)
-    .where(Recording.id == bindparam("rid"), Recording.status.not_in([bindparam("new_status"), "completed"]))
+    .where(
+        Recording.id == bindparam("rid"), Recording.status.not_in([bindparam("new_status"), RecordingStatus.COMPLETED])
+    )
     .values(status=bindparam("new_status"), error_code=bindparam("code"))
     .execution_options(synchronize_session=False)
 )
@@ -238,7 +224,7 @@ def _transfer_live(session: Session, call: Call, turn: int) -> bool:
     return live.rowcount == 1
 
 
-def _details(session: Session, call: Call, kind: str) -> list[dict[str, Any]]:
+def _details(session: Session, call: Call, kind: EventKind) -> list[dict[str, Any]]:
     return list(session.scalars(select(Event.detail).where(Event.report_id == call.report_id, Event.kind == kind)))
 
 
@@ -246,9 +232,9 @@ def note_transfer_answered(session: Session, call: Call, turn: int) -> bool:
     """Record once that a dispatcher accepted the transfer of `turn`, while it is live."""
     if not _transfer_live(session, call, turn):
         return False  # a late request: that transfer is over
-    if any(detail.get("turn") == turn for detail in _details(session, call, "transfer_answered")):
+    if any(detail.get("turn") == turn for detail in _details(session, call, EventKind.TRANSFER_ANSWERED)):
         return False
-    add_event(session, call.report_id, "transfer_answered", {"turn": turn})
+    events.record(session, call.report_id, EventKind.TRANSFER_ANSWERED, turn=turn)
     return True
 
 
@@ -261,10 +247,10 @@ def note_transfer_picked_up(session: Session, call: Call, turn: int, position: i
     """
     if not _transfer_live(session, call, turn):
         return False
-    noted = _details(session, call, "transfer_picked_up")
+    noted = _details(session, call, EventKind.TRANSFER_PICKED_UP)
     if any(d.get("turn") == turn and d.get("position") == position for d in noted):
         return False
-    add_event(session, call.report_id, "transfer_picked_up", {"turn": turn, "position": position, "machine": machine})
+    events.record(session, call.report_id, EventKind.TRANSFER_PICKED_UP, turn=turn, position=position, machine=machine)
     return True
 
 
@@ -272,7 +258,8 @@ def wave_outcome(session: Session, call: Call, turn: int) -> tuple[set[int], boo
     """The phones that picked up in the wave of `turn`, and whether a dispatcher accepted."""
     rows = session.execute(
         select(Event.kind, Event.detail).where(
-            Event.report_id == call.report_id, Event.kind.in_(("transfer_picked_up", "transfer_answered"))
+            Event.report_id == call.report_id,
+            Event.kind.in_((EventKind.TRANSFER_PICKED_UP, EventKind.TRANSFER_ANSWERED)),
         )
     )
     picked: set[int] = set()
@@ -280,7 +267,7 @@ def wave_outcome(session: Session, call: Call, turn: int) -> tuple[set[int], boo
     for kind, detail in rows:
         if detail.get("turn") != turn:
             continue
-        if kind == "transfer_answered":
+        if kind == EventKind.TRANSFER_ANSWERED:
             accepted = True
         elif isinstance(detail.get("position"), int):
             picked.add(detail["position"])
@@ -290,28 +277,13 @@ def wave_outcome(session: Session, call: Call, turn: int) -> tuple[set[int], boo
 # A report whose caller never went through the flow (a message taken after a technical
 # problem, a recording recovered from Twilio) has no keypad choices to rank it: nobody knows
 # what it holds, so it is treated as at least high (PREA's usual level) until classified.
-WITHOUT_FLOW_URGENCY = "high"
+WITHOUT_FLOW_URGENCY = Urgency.HIGH
 
 
-def without_flow(session: Session, call: Call, kind: str) -> None:
+def without_flow(session: Session, call: Call, kind: EventKind) -> None:
     """Mark a call whose flow never ran: ended here, at least high urgency, one event."""
     call.mode = "ended"
     report = call.report
-    if URGENCY_RANK.get(report.urgency, 0) < URGENCY_RANK[WITHOUT_FLOW_URGENCY]:
+    if rank_of(report.urgency) < WITHOUT_FLOW_URGENCY.rank:
         report.urgency = WITHOUT_FLOW_URGENCY
-    add_event(session, call.report_id, kind)
-
-
-def end_call(session: Session, call: Call, status: str, duration: str | None) -> bool:
-    """Mark a call finished; return False if it already was (a repeated callback)."""
-    if call.ended_at is not None:
-        return False
-    call.ended_at = utcnow()
-    call.status = status
-    call.duration = _int(duration)
-    report = call.report
-    report.call_ended_at = call.ended_at
-    if report.status == "in_call":
-        report.status = "new"
-    add_event(session, report.id, "call_ended", {"status": status, "duration": call.duration})
-    return True
+    events.record(session, call.report_id, kind)

@@ -11,12 +11,15 @@ from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.exceptions import HTTPException
 
-from hotline.extensions import db, queues, runtime
+from hotline.extensions import db, runtime
 from hotline.flows.engine import CallState, Outcome
 from hotline.flows.twiml import CALLBACK_OVERRIDES
 from hotline.hotlines import Line
+from hotline.jobs.declarations import FETCH, FINALIZE, ON_CALL
 from hotline.models import Call
-from hotline.voice import calls
+from hotline.reports import service
+from hotline.states import EventKind, RecordingStatus
+from hotline.voice import calls, recordings
 from hotline.voice.privacy import scrub
 from hotline.voice.safety import goodbye_twiml, not_in_service_twiml, salvage_twiml, thanks_twiml, unconfirmed_twiml
 from hotline.voice.signature import is_signed, public_url_of
@@ -25,9 +28,6 @@ log = logging.getLogger(__name__)
 bp = Blueprint("voice", __name__, url_prefix="/voice")
 
 _SID = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
-FETCH_JOB = "workers.recordings.fetch_recording"
-FINALIZE_JOB = "workers.reports.finalize_report"
-ON_CALL_JOB = "workers.reports.alert_on_call"
 # Twilio's AnsweredBy values for a voicemail or fax ("human" and "unknown" hear the whisper).
 MACHINE_ANSWERS = frozenset({"machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other", "fax"})
 
@@ -159,9 +159,9 @@ def dial_result(turn: int) -> Response:
     picked_up, accepted = calls.wave_outcome(db.session, call, turn)
     outcome = line.engine.handle_dial(state, status, picked_up, accepted, caller_gone=call.ended_at is not None)
     response = _finish(call, state, outcome)
-    if any(effect.kind == "transfer_failed" for effect in outcome.effects):
+    if any(effect.kind == EventKind.TRANSFER_FAILED for effect in outcome.effects):
         # Nobody took the caller: wake the on-call person (after the commit, as always).
-        queues.enqueue_now("critical", ON_CALL_JOB, f"oncall-{call.call_sid}-{turn}", call.report_id)
+        ON_CALL.enqueue_now(ON_CALL.id(call.call_sid, turn), call.report_id)
     return response
 
 
@@ -175,54 +175,22 @@ def recording_status(hotline_id: str, step_id: str) -> Response:
     recording_sid = g.params.get("RecordingSid", "")
     if not _SID.match(recording_sid):
         abort(400, "missing or malformed RecordingSid")
-    status = g.params.get("RecordingStatus", "")
-    if status not in ("in-progress", "completed", "absent", "failed"):
+    try:
+        status = RecordingStatus(g.params.get("RecordingStatus", ""))
+    except ValueError:
         abort(400, "unknown RecordingStatus")
-    if status == "in-progress":
+    if status == RecordingStatus.IN_PROGRESS:
         return no_content()
-    session = db.session
-    call = calls.find_call(session, _call_sid())
-    ended_here = False
-    if call is None:
-        call, ended_here = _salvaged_call(line)
-    step = line.flow.steps.get(step_id)
-    question = (step.key or step.id) if step is not None and step.type == "record" else "message"
-    recording = calls.upsert_recording(session, call.report_id, question, g.params)
-    session.flush()  # the row must exist for the conditional update below
-    error_code = (g.params.get("ErrorCode") or "")[:16] or None
-    # False: already handled, a repeated callback changes nothing.
-    changed = calls.mark_recording(session, recording, status, error_code)
-    if changed:
-        detail = {"question": question, "recording_sid": recording_sid, "duration": recording.duration}
-        if status != "completed":
-            detail = {"recording_sid": recording_sid}
-        calls.add_event(session, call.report_id, f"recording_{status}", detail)
-    urgency, report_id = call.report.urgency, call.report_id
-    session.commit()
+    _call_sid()  # a callback without a well-formed CallSid is refused before any write
+    done = recordings.record_status(db.session, line, step_id, status, g.params)
+    db.session.commit()
     # Commit first, then enqueue: a job must find the rows it is given. If Redis is down,
     # the rows stay pending and the reconciler enqueues them later.
-    if ended_here:
-        queues.enqueue_now("default", FINALIZE_JOB, f"finalize-{report_id}-call", report_id)
-    if changed and status == "completed":
-        queue = "critical" if urgency == "critical" else "recordings"  # critical jumps the queue
-        queues.enqueue_now(queue, FETCH_JOB, f"fetch-{recording_sid}", recording_sid)
+    if done.ended_here:
+        FINALIZE.enqueue_now(FINALIZE.id(done.report_id, "call"), done.report_id)
+    if done.fetch:
+        FETCH.enqueue_now(FETCH.id(recording_sid), recording_sid, urgency=done.urgency)
     return no_content()
-
-
-def _salvaged_call(line: Line) -> tuple[Call, bool]:
-    """Make a report of a message left through the error path, the call's own state gone.
-
-    The salvage TwiML hangs up after the message, and the call's final status may already
-    have come and been dropped (there was no call row then): end the call here, or its
-    report would wait for the stale-call sweep before it is routed. Returns the call and
-    whether this request ended it (and so must enqueue the report's finalize job).
-    """
-    session = db.session
-    call = calls.create_call(session, g.params["CallSid"], line.config.id, line.flow.start)
-    if call.ended_at is not None:
-        return call, False  # a twin callback made and ended it first
-    calls.without_flow(session, call, "salvaged_call")
-    return call, calls.end_call(session, call, "completed", None)
 
 
 @bp.post("/status")
@@ -232,10 +200,10 @@ def call_status() -> Response:
     call = calls.find_call(db.session, _call_sid())
     if call is None or status not in calls.TERMINAL_CALL_STATUSES:
         return no_content()
-    if calls.end_call(db.session, call, status, g.params.get("CallDuration")):
+    if service.end_call(db.session, call, status, g.params.get("CallDuration")):
         db.session.commit()
         report_id = call.report_id
-        queues.enqueue_now("default", FINALIZE_JOB, f"finalize-{report_id}-call", report_id)
+        FINALIZE.enqueue_now(FINALIZE.id(report_id, "call"), report_id)
     return no_content()
 
 
@@ -317,8 +285,8 @@ def salvage_done(hotline_id: str) -> Response:
         call = calls.find_call(session, g.params["CallSid"])
         ended_here = False
         if call is None:
-            call, ended_here = _salvaged_call(line)
-        calls.upsert_recording(session, call.report_id, "message", g.params)
+            call, ended_here = recordings.salvaged_call(session, line, g.params["CallSid"])
+        calls.upsert_recording(session, call.report_id, recordings.MESSAGE, g.params)
         report_id = call.report_id
         session.commit()
     except Exception:  # the database may still be failing: the caller must hear an answer
@@ -329,7 +297,7 @@ def salvage_done(hotline_id: str) -> Response:
             log.warning("rollback failed after a salvaged message")
         return twiml(unconfirmed_twiml())
     if ended_here:
-        queues.enqueue_now("default", FINALIZE_JOB, f"finalize-{report_id}-call", report_id)
+        FINALIZE.enqueue_now(FINALIZE.id(report_id, "call"), report_id)
     return twiml(thanks_twiml())
 
 

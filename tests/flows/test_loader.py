@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -238,3 +239,53 @@ def test_flows_check_and_start_up_refuse_press_0_without_dispatchers(app: Flask,
     assert "hotline 'prea' has no dispatcher_group" in errors[0]
     with pytest.raises(FlowError, match="hotline 'prea' has no dispatcher_group"):
         create_app(settings)
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda d: d["steps"]["who"].pop("key"), "broken.yaml: step 'who': a record step needs key"),
+        (lambda d: d["steps"]["who"].update(key="Who"), "broken.yaml: step 'who'.key: answer key 'Who' must be"),
+        (lambda d: d["steps"].update({"Bad-Id": {"type": "hangup"}}), "broken.yaml: step 'Bad-Id': step ids are"),
+        (lambda d: d["steps"].update(where="hello"), "broken.yaml: step 'where': a step must be a mapping with a type"),
+        (lambda d: d["steps"]["pin"].update(min_digits="four"), "broken.yaml: step 'pin'.min_digits: must be a whole"),
+        (lambda d: d["steps"]["who"].update(next=None), "broken.yaml: step 'who'.next: must be text"),
+        (lambda d: d["steps"]["topic"]["options"].update({"12": "x"}), "step 'topic'.options.12: '12' is not a single"),
+        (lambda d: d["steps"]["topic"]["options"].update({"7": {"colour": "y"}}), "options.7: unknown field 'colour'"),
+        (lambda d: d["steps"]["topic"].update(options={}), "broken.yaml: step 'topic'.options: must not be empty"),
+        (lambda d: d["steps"]["district"].pop("option_prompt"), "step 'district': a menu built from choices needs"),
+        (lambda d: d["steps"]["welcome"]["options"].update({"3": "fr"}), "option 3 picks unknown language 'fr'"),
+        (lambda d: d["languages"]["en"].pop("voice"), "broken.yaml: languages.en.voice: is missing"),
+        (lambda d: d.update(dispatcher_key="00"), "broken.yaml: dispatcher_key: '00' is not a single keypad key"),
+        (lambda d: d.update(colour="blue"), "broken.yaml: document: unknown top-level field 'colour'"),
+        (lambda d: d.pop("id"), "broken.yaml: document: missing 'id'"),
+    ],
+)
+def test_each_mistake_names_the_file_step_and_field(change: Any, expected: str) -> None:
+    doc = _base()
+    change(doc)
+    assert expected in _error(doc)
+
+
+def test_every_mistake_of_the_file_is_named_at_once() -> None:
+    doc = _base()
+    doc["steps"]["who"]["colour"] = "blue"
+    del doc["steps"]["when"]["prompt"]["es"]
+    doc["languages"] = "en"
+    lines = _error(doc).splitlines()
+    assert all(line.startswith("broken.yaml: ") for line in lines)
+    assert {line.removeprefix("broken.yaml: ") for line in lines} == {
+        "languages: must be a mapping",
+        "step 'who': field 'colour' is not allowed in a record step",
+    }  # without languages, no prompt can be missing one: the cascade is not reported
+    doc["languages"] = _base()["languages"]
+    assert "step 'when'.prompt: missing prompt for language es" in _error(doc).splitlines()[0]
+
+
+@pytest.mark.parametrize("path", FLOW_FILES, ids=lambda p: p.name)
+def test_a_flow_loads_the_same_with_and_without_its_hotline_apart_from_choices(path: Path) -> None:
+    hotline = next(h for h in SETTINGS.hotlines if h.flow == path.name)
+    alone, bound = load_flow(path), load_flow(path, hotline)
+    assert alone.steps.keys() == bound.steps.keys() and alone.prompts == bound.prompts
+    for step_id, step in bound.steps.items():
+        assert [o for o in step.options if not o.named] == list(alone.steps[step_id].options)

@@ -23,11 +23,11 @@ from hotline.extensions import db, runtime
 from hotline.models import Assignment, Call, Event, Recording, Report, utcnow
 from hotline.pipeline.assign import deadline
 from hotline.pipeline.services import services_for
-from tests.conftest import ACCOUNT_SID
-from tests.pipeline.conftest import UTTERANCES
 
 # Where the recording jobs put a recording and its transcript, and what they bind them to.
-from workers.recordings import audio_aad, audio_key, transcript_aad, transcript_key
+from hotline.storage.keys import audio_aad, audio_key, transcript_aad, transcript_key
+from tests.conftest import ACCOUNT_SID
+from tests.pipeline.conftest import UTTERANCES
 
 # The last TwiML the call was sent (kept sealed, for a retried webhook to get it again).
 _GOODBYE = (

@@ -151,3 +151,27 @@ def test_a_restart_serves_the_same_url() -> None:
         assert requests.get(recording_url(fake) + ".wav", auth=AUTH, timeout=5).status_code == 200
     finally:
         fake.stop()
+
+
+def test_an_api_key_of_the_account_is_accepted_as_twilio_does() -> None:
+    key, secret = "SK" + "5" * 32, "the-key-secret"
+    with FakeTwilio(ACCOUNT_SID, AUTH_TOKEN, api_key=key, api_secret=secret) as fake:
+        fake.add_recording(ACCOUNT_SID, SID, audio.tone(0.2))
+        wav = recording_url(fake) + ".wav"
+        assert requests.get(wav, auth=(key, secret), timeout=5).status_code == 200
+        assert requests.get(wav, auth=AUTH, timeout=5).status_code == 200  # the auth token still works
+        for wrong in ((key, "x"), (key, AUTH_TOKEN), ("SK" + "6" * 32, secret), (ACCOUNT_SID, secret)):
+            assert requests.get(wav, auth=wrong, timeout=5).status_code == 401, wrong
+        # The account SID stays in the path: a key does not open another account's recordings.
+        other = recording_url(fake, account="AC" + "b" * 32) + ".wav"
+        assert requests.get(other, auth=(key, secret), timeout=5).status_code == 404
+        # Like a Standard key, it may not read the Account resource itself.
+        account = f"{fake.base_url}/2010-04-01/Accounts/{ACCOUNT_SID}.json"
+        assert requests.get(account, auth=(key, secret), timeout=5).status_code == 403
+        assert requests.get(account, auth=AUTH, timeout=5).status_code == 200
+
+
+def test_without_a_key_configured_no_key_is_accepted(fake_twilio: FakeTwilio) -> None:
+    fake_twilio.add_recording(ACCOUNT_SID, SID, audio.tone(0.2))
+    assert requests.get(recording_url(fake_twilio) + ".wav", auth=("", ""), timeout=5).status_code == 401
+    assert requests.get(recording_url(fake_twilio) + ".wav", auth=("SK" + "5" * 32, ""), timeout=5).status_code == 401

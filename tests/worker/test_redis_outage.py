@@ -9,6 +9,7 @@ from flask import Flask
 from rq import Queue
 
 from hotline.extensions import queues
+from hotline.jobs.declarations import SWEEP
 from tests.conftest import RedisServer
 from tests.worker.conftest import Workers, clip, one_recording_call, recording, wait_for
 
@@ -37,7 +38,7 @@ def test_redis_killed_mid_job_then_restarted(
     assert rec.fetch_state == "stored" and rec.transcript_state == "done"
     # And a job queued now, from outside, is run.
     with wapp.app_context():
-        job = Queue("default", connection=queues.redis).enqueue("workers.sweeps.sweep")
+        job = Queue(SWEEP.queue_for(), connection=queues.redis).enqueue(SWEEP.func)
     wait_for("a new job runs", lambda: job.get_status(refresh=True) == "finished", within=60)
     assert workers.stop(worker) == 0
     log = workers.log(0)
@@ -54,7 +55,7 @@ def test_redis_down_while_idle_is_logged_once(wapp: Flask, workers: Workers, own
     time.sleep(4)  # RQ's own idle loop retries, with its own log line each time
     own_redis.start()
     with wapp.app_context():
-        job = Queue("default", connection=queues.redis).enqueue("workers.sweeps.sweep")
+        job = Queue(SWEEP.queue_for(), connection=queues.redis).enqueue(SWEEP.func)
     wait_for("a job runs after the outage", lambda: job.get_status(refresh=True) == "finished", within=60)
     assert workers.stop(worker) == 0
     log = workers.log(0)

@@ -9,17 +9,20 @@ and restarts. The text names no report, caller or agency: only how long and how 
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from hotline.auth.models import User
-from hotline.extensions import db
+from hotline.extensions import db, runtime
 from hotline.models import Recording, SystemAlert, utcnow
 from hotline.pipeline.notify import Notice
-from workers.common import log, services, settings
-from workers.recordings import SETTLED
+from hotline.pipeline.services import services_of
+from hotline.reports.service import SETTLED
+
+log = logging.getLogger("workers")  # the sweep's logger: it raises and clears these alerts
 
 TWILIO_FETCH = "twilio_fetch"
 
@@ -41,7 +44,7 @@ def alert_fetch_outage() -> SystemAlert | None:
             db.session.commit()
             log.warning("recording downloads from Twilio work again (alert %s resolved)", current.id)
         return None
-    if current is not None or now - oldest < timedelta(minutes=settings().pipeline.fetch_alert_minutes):
+    if current is not None or now - oldest < timedelta(minutes=runtime.get().settings.pipeline.fetch_alert_minutes):
         return None
     last_error = db.session.scalar(
         select(Recording.last_error)
@@ -73,10 +76,10 @@ def alert_fetch_outage() -> SystemAlert | None:
 
 
 def _email_admins(text: str) -> None:
-    channel = services().channels.get("email")
+    channel = services_of().channels.get("email")
     if channel is None:
         return
-    notice = Notice("", "alert", "hotline", settings().public_url, text_override=text)
+    notice = Notice("", "alert", "hotline", runtime.get().settings.public_url, text_override=text)
     for email in db.session.scalars(select(User.email).where(User.role == "admin", User.disabled.is_(False))):
         try:
             channel.send(email, notice)
