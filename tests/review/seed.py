@@ -23,6 +23,7 @@ from hotline.extensions import db, runtime
 from hotline.models import Assignment, Call, Event, Recording, Report, utcnow
 from hotline.pipeline.assign import deadline
 from hotline.pipeline.services import services_for
+from hotline.states import CallStatus, EventKind, FetchState, RecordingStatus, ReportStatus, TranscriptState, Urgency
 
 # Where the recording jobs put a recording and its transcript, and what they bind them to.
 from hotline.storage.keys import audio_aad, audio_key, transcript_aad, transcript_key
@@ -59,7 +60,7 @@ def seed_report(
     *,
     hotline: str = "safe_schools",
     keypad: dict[str, Any] | None = None,
-    urgency: str = "critical",
+    urgency: Urgency = Urgency.CRITICAL,
     categories: tuple[str, ...] = ("weapons",),
     agencies: tuple[str, ...] = ("safe_schools_unit", "riverbend_sd", "precinct_2_central"),
     skipped: tuple[str, ...] = ("who", "when", "vehicle"),
@@ -80,8 +81,8 @@ def seed_report(
         report = Report(
             hotline_id=hotline,
             tip_number=str(next(_tips)),
-            status="in_call",
-            urgency="normal",
+            status=ReportStatus.IN_CALL,
+            urgency=Urgency.NORMAL,
             categories=[],
             keypad=keypad,
             language="en",
@@ -98,10 +99,10 @@ def seed_report(
             started_at=report.created_at,
         )
         db.session.add(call)
-        events: list[tuple[str, dict[str, Any]]] = [("call_started", {})]
-        events += [("keypad", {"step": "welcome", "value": "en"})]
+        events: list[tuple[EventKind, dict[str, Any]]] = [(EventKind.CALL_STARTED, {})]
+        events += [(EventKind.KEYPAD, {"step": "welcome", "value": "en"})]
         if "topic" in keypad:
-            events += [("keypad", {"step": "topic", "value": keypad["topic"]})]
+            events += [(EventKind.KEYPAD, {"step": "topic", "value": keypad["topic"]})]
 
         recordings: list[tuple[Recording, Answer]] = []
         for answer in answers:
@@ -110,7 +111,7 @@ def seed_report(
                 recording_sid=sid,
                 report_id=report.id,
                 question=answer.question,
-                status="completed",
+                status=RecordingStatus.COMPLETED,
                 duration=7,
                 media_url=f"http://127.0.0.1:9/2010-04-01/Accounts/{ACCOUNT_SID}/Recordings/{sid}",
                 created_at=at(),
@@ -118,18 +119,21 @@ def seed_report(
             db.session.add(rec)
             recordings.append((rec, answer))
             events += [
-                ("answer_recorded", {"question": answer.question, "recording_sid": sid}),
-                ("recording_completed", {"question": answer.question, "recording_sid": sid, "duration": 7}),
+                (EventKind.ANSWER_RECORDED, {"question": answer.question, "recording_sid": sid}),
+                (EventKind.RECORDING_COMPLETED, {"question": answer.question, "recording_sid": sid, "duration": 7}),
             ]
-        events += [("skipped", {"step": step}) for step in skipped]
+        events += [(EventKind.SKIPPED, {"step": step}) for step in skipped]
         if "district" in keypad:
-            events += [("keypad", {"step": "district", "value": keypad["district"]})]
-        events += [("skipped", {"step": "pin"}), ("call_ended", {"status": "completed", "duration": 95})]
+            events += [(EventKind.KEYPAD, {"step": "district", "value": keypad["district"]})]
+        events += [
+            (EventKind.SKIPPED, {"step": "pin"}),
+            (EventKind.CALL_ENDED, {"status": "completed", "duration": 95}),
+        ]
         for kind, detail in events:
             db.session.add(Event(report_id=report.id, kind=kind, detail=detail, at=at()))
-        call.status, call.step, call.ended_at, call.duration = "completed", "thanks", at(), 95
+        call.status, call.step, call.ended_at, call.duration = CallStatus.COMPLETED, "thanks", at(), 95
         call.turn, call.flags, call.last_response = 11, {"category": keypad.get("topic", "other")}, _GOODBYE
-        report.status, report.call_ended_at = "new", call.ended_at
+        report.status, report.call_ended_at = ReportStatus.NEW, call.ended_at
         db.session.flush()
 
         # The recording jobs: fetch, encrypt, store, verify, delete at Twilio; transcribe.
@@ -137,11 +141,11 @@ def seed_report(
             audio = (UTTERANCES / answer.clip).read_bytes()
             rec.blob_key = audio_key(rec)
             rec.sha256 = store.put_and_verify(rec.blob_key, audio, audio_aad(rec))
-            rec.fetch_state, rec.attempts, rec.stored_at, rec.deleted_from_twilio = "stored", 1, at(), True
+            rec.fetch_state, rec.attempts, rec.stored_at, rec.deleted_from_twilio = FetchState.STORED, 1, at(), True
             db.session.add(
                 Event(
                     report_id=report.id,
-                    kind="recording_stored",
+                    kind=EventKind.RECORDING_STORED,
                     at=rec.stored_at,
                     detail={"recording_sid": rec.recording_sid, "bytes": len(audio)},
                 )
@@ -149,7 +153,7 @@ def seed_report(
             db.session.add(
                 Event(
                     report_id=report.id,
-                    kind="recording_deleted_at_twilio",
+                    kind=EventKind.RECORDING_DELETED_AT_TWILIO,
                     at=at(),
                     detail={"recording_sid": rec.recording_sid},
                 )
@@ -157,12 +161,12 @@ def seed_report(
         for rec, answer in recordings:
             rec.transcript_key = transcript_key(rec)
             store.put_and_verify(rec.transcript_key, answer.transcript.encode(), transcript_aad(rec))
-            rec.transcript_state, rec.transcript_attempts = "done", 1
+            rec.transcript_state, rec.transcript_attempts = TranscriptState.DONE, 1
             words = len(answer.transcript.split())
             db.session.add(
                 Event(
                     report_id=report.id,
-                    kind="transcribed",
+                    kind=EventKind.TRANSCRIBED,
                     at=at(),
                     detail={"recording_sid": rec.recording_sid, "words": words, "seconds": 2.5},
                 )
@@ -176,7 +180,7 @@ def seed_report(
         db.session.add(
             Event(
                 report_id=report.id,
-                kind="classified",
+                kind=EventKind.CLASSIFIED,
                 at=classified,
                 detail={"urgency": urgency, "categories": list(categories), "keywords_matched": 1},
             )
@@ -185,12 +189,12 @@ def seed_report(
         due = report.routed_at + deadline(settings, urgency)
         for agency in agencies:
             db.session.add(Assignment(report_id=report.id, agency_id=agency, created_at=report.routed_at, due_at=due))
-        db.session.add(Event(report_id=report.id, kind="routed", at=at(), detail={"agencies": list(agencies)}))
+        db.session.add(Event(report_id=report.id, kind=EventKind.ROUTED, at=at(), detail={"agencies": list(agencies)}))
         for agency in agencies:
             db.session.add(
                 Event(
                     report_id=report.id,
-                    kind="notified",
+                    kind=EventKind.NOTIFIED,
                     at=at(),
                     detail={"agency": agency, "level": 0, "channels": ["log"]},
                 )
