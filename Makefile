@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-pg lint bench flows-check clean system-deps
+.PHONY: run test test-fast test-pg lint bench flows-check clean system-deps
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -43,6 +43,11 @@ system-deps:
 ## Run the whole test suite (SQLite; DATABASE_URL=... for PostgreSQL).
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q
+
+## The quick loop: everything but the tests marked slow (whole calls through the pipeline,
+## speech recognition, browsers, data at scale). `make test` still runs them all.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
 
 ## The suite against the local PostgreSQL.
 test-pg: $(STAMP) system-deps

@@ -44,7 +44,6 @@ import tempfile
 import time
 import uuid
 import wave
-import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -62,10 +61,12 @@ import numpy as np  # noqa: E402
 import redis  # noqa: E402
 import requests  # noqa: E402
 import yaml  # noqa: E402
-from twilio.request_validator import RequestValidator  # noqa: E402
 
 from hotline.embedded_redis import server_binary  # noqa: E402
 from hotline.queueing import QUEUE_NAMES  # noqa: E402
+from hotline.simulator.driver import AppTwilio, CallDriver  # noqa: E402
+from hotline.simulator.webhooks import Line, Reply, WsgiTransport  # noqa: E402
+from hotline.simulator.webhooks import Twilio as WebhookSender  # noqa: E402
 
 UTTERANCES = ROOT / "tests" / "data" / "utterances"
 SAFE_SCHOOLS = "+13148897233"
@@ -341,79 +342,47 @@ class PlacedCall:
 
 
 class Twilio:
-    """Posts to the app the way Twilio does: form-encoded, signed over the public URL."""
+    """Posts to the app the way Twilio does, in process: the simulator's call driver over the
+    Flask test client (form-encoded, signed over the public URL)."""
 
     def __init__(self, app: Any, media_base: str) -> None:
-        self.client = app.test_client()
-        self.validator = RequestValidator(AUTH_TOKEN)
+        self.poster = AppTwilio(WebhookSender(AUTH_TOKEN, WsgiTransport(app.test_client())), PUBLIC_URL)
         self.media_base = media_base
-
-    def post(self, url: str, params: dict[str, str], expect: int = 200) -> ET.Element | None:
-        url = url if url.startswith("http") else PUBLIC_URL + url
-        signature = self.validator.compute_signature(url, params)
-        response = self.client.post(url[len(PUBLIC_URL) :], data=params, headers={"X-Twilio-Signature": signature})
-        if response.status_code != expect:
-            raise WebhookError(f"{url[len(PUBLIC_URL) :]}: HTTP {response.status_code}, expected {expect}")
-        if expect != 200:
-            return None
-        root = ET.fromstring(response.data)  # noqa: S314 - the app's own reply, in process
-        if root.tag != "Response":
-            raise WebhookError(f"{url}: root element <{root.tag}>")
-        return root
 
     def place_call(
         self, recordings: list[str], durations: list[int], topic: str, district: str, hang_up: bool
     ) -> PlacedCall:
         """One Safe Schools call: language, topic, the answers, district, tip number, no PIN."""
-        call = PlacedCall("CA" + uuid.uuid4().hex, recordings, [])
-        base = {
-            "CallSid": call.call_sid,
-            "AccountSid": ACCOUNT_SID,
-            "From": CALLER,
-            "To": SAFE_SCHOOLS,
-            "Caller": CALLER,
-            "Called": SAFE_SCHOOLS,
-            "CallStatus": "in-progress",
-            "Direction": "inbound",
-            "ApiVersion": "2010-04-01",
-        }
+        line = Line(ACCOUNT_SID, CALLER, SAFE_SCHOOLS)
+        driver = CallDriver(self.poster, line, media_base=self.media_base)
+        call = PlacedCall(driver.call_sid, recordings, [])
 
-        def verb(root: ET.Element | None, tag: str) -> ET.Element:
-            found = None if root is None else root.find(tag)
-            if found is None:
-                raise WebhookError(f"{call.call_sid}: expected <{tag}>")
-            return found
+        def expect(reply: Reply, status: int = 200) -> None:
+            if reply.status != status:
+                raise WebhookError(f"{driver.url or 'callback'}: HTTP {reply.status}, expected {status}")
+            if status == 200 and driver.root is None:
+                raise WebhookError(f"{driver.url}: not a TwiML <Response>")
 
-        def press(root: ET.Element | None, digits: str, **extra: str) -> ET.Element | None:
-            return self.post(verb(root, "Gather").attrib["action"], {**base, "Digits": digits, **extra})
-
-        root = self.post("/voice/incoming", {**base, "CallStatus": "ringing"})
-        root = press(root, "1")  # English
-        root = press(root, topic)
-        for sid, seconds in zip(recordings, durations, strict=True):
-            record = verb(root, "Record")
-            url = f"{self.media_base}/2010-04-01/Accounts/{ACCOUNT_SID}/Recordings/{sid}"
-            answer = {"RecordingSid": sid, "RecordingUrl": url, "RecordingDuration": str(seconds)}
-            root = self.post(record.attrib["action"], {**base, **answer, "Digits": "#"})
-            callback = {
-                "AccountSid": ACCOUNT_SID,
-                "CallSid": call.call_sid,
-                "RecordingStatus": "completed",
-                "RecordingChannels": "1",
-                "RecordingSource": "RecordVerb",
-                **answer,
-            }
-            self.post(record.attrib["recordingStatusCallback"], callback, expect=204)
-        for _ in range(QUESTIONS - len(recordings)):
-            root = press(root, "#")  # skip the question
-        root = press(root, district)
-        root = press(root, "9")  # no tip-number repeat
-        root = press(root, "", FinishedOnKey="#")  # no PIN
-        verb(root, "Hangup")
+        try:
+            expect(driver.start())
+            expect(driver.press("1"))  # English
+            expect(driver.press(topic))
+            for sid, seconds in zip(recordings, durations, strict=True):
+                # The driver posts the <Record>'s action, then its recording status callback.
+                expect(driver.answer("#", seconds, recording_sid=sid))
+                assert driver.callback_reply is not None
+                expect(driver.callback_reply, 204)
+            for _ in range(QUESTIONS - len(recordings)):
+                expect(driver.press("#"))  # skip the question
+            expect(driver.press(district))
+            expect(driver.press("9"))  # no tip-number repeat
+            expect(driver.press("", "#"))  # no PIN
+            driver.verb("Hangup")
+        except AssertionError as exc:  # the driver's "no <Gather> in ..."
+            raise WebhookError(f"{call.call_sid}: {exc}") from None
         if hang_up:
             call.hung_up_at = time.time()
-            end = {**base, "CallStatus": "completed", "CallDuration": "95", "SequenceNumber": "9"}
-            self.post("/voice/status", end, expect=204)
+            expect(driver.hang_up(95), 204)
         return call
 
 

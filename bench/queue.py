@@ -16,8 +16,10 @@ them in with password and TOTP, and times server-side requests through Flask's t
 measured; the SQL each request ran is timed too, and the slowest statements are shown with
 their query plans (EXPLAIN QUERY PLAN on SQLite, EXPLAIN ANALYZE on PostgreSQL).
 
-Target (reported, never asserted): p95 < 150 ms for every scenario. The exit status is
-non-zero only when something failed (a request not answered 200, a seeding error).
+Target: p95 < 150 ms for every scenario, reported in the table. The exit status is non-zero
+when something failed (a request not answered 200, a seeding error) and, with --check, when
+a scenario misses the target: the test suite only checks that the queue is right at scale,
+this script is where its speed is measured.
 """
 
 from __future__ import annotations
@@ -545,21 +547,29 @@ def measure(
     return Result(backend, who, scenario, paths[0], latencies, sql, queries, errors, rows, slowest)
 
 
-def scenarios(report_ids: list[int], today: date, district: bool) -> list[tuple[str, list[str]]]:
+def scenarios(report_ids: list[int], today: date, district: bool, visible: int) -> list[tuple[str, list[str]]]:
     reports = [f"/reports/{i}" for i in report_ids]
-    if district:
-        return [
-            ("queue (open)", ["/queue"]),
-            ("queue status=all category=weapons", ["/queue?status=all&category=weapons"]),
-            ("report page", reports),
-        ]
-    window = f"date_from={(today - timedelta(days=90)).isoformat()}&date_to={(today - timedelta(days=60)).isoformat()}"
-    return [
+    # A deep page: 40 for the busiest agency at 100,000 reports, nearer the front with fewer
+    # (about a sixth of the seeded year is still open, 50 to a page), so that it still lists
+    # reports; page 2 and it only when the user has that many pages.
+    deep = min(40, visible // 400)
+    pages = [(f"queue (open) page {n}", [f"/queue?page={n}"]) for n in sorted({2, deep}) if 2 <= n <= deep]
+    # What every investigator opens: the queue and its filters, deep pages included (the
+    # wall-clock target tests/review once asserted for both users, now measured here).
+    common = [
         ("queue (open)", ["/queue"]),
-        ("queue (open) page 2", ["/queue?page=2"]),
+        *pages,
+        ("queue status=all", ["/queue?status=all"]),
         ("queue refresh /queue/rows", ["/queue/rows"]),
         ("queue urgency=critical", ["/queue?urgency=critical"]),
         ("queue status=all category=weapons", ["/queue?status=all&category=weapons"]),
+        ("queue status=closed category=other", ["/queue?status=closed&category=other"]),
+    ]
+    if district:
+        return [*common, ("report page", reports)]
+    window = f"date_from={(today - timedelta(days=90)).isoformat()}&date_to={(today - timedelta(days=60)).isoformat()}"
+    return [
+        *common,
         ("queue status=all hotline+30 days", [f"/queue?status=all&hotline=safe_schools&{window}"]),
         ("queue status=closed page 2", ["/queue?status=closed&page=2"]),
         ("report page", reports),
@@ -638,7 +648,7 @@ def run_backend(
                 total, sample = visible_sample(app, agency, args.requests, rng)
                 visible[agency] = total
                 store_transcripts(app, sample, rng)
-                for scenario, paths in scenarios(sample, today, district):
+                for scenario, paths in scenarios(sample, today, district, total):
                     result = measure(backend, agency, scenario, client, paths, args.requests, args.warmup, trace)
                     results.append(result)
                     if result.errors:
@@ -722,6 +732,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--pg-url", default=os.environ.get("PG_URL", DEFAULT_PG_URL), help="PostgreSQL URL")
     parser.add_argument("--explain", type=int, default=4, help="plans shown for the N slowest scenarios per db")
     parser.add_argument("--seed", type=int, default=20261122, help="random seed of the data")
+    parser.add_argument(
+        "--check", action="store_true", help="exit non-zero when a scenario misses p95 < 150 ms (on a quiet machine)"
+    )
     args = parser.parse_args()
     args.db = [d.strip() for d in args.db.split(",") if d.strip()]
     unknown = set(args.db) - {"sqlite", "postgresql"}
@@ -753,6 +766,13 @@ def main() -> int:
         f"machine: {os.cpu_count()} cores; load average (1 min) {load_before:.1f} at start, "
         f"{os.getloadavg()[0]:.1f} at end (other work running on the machine skews the figures)"
     )
+    if args.check:
+        failures += [
+            f"{run.backend} {r.who} {r.scenario}: p95 {r.p(0.95):.1f} ms, target {TARGET_P95_MS:.0f} ms"
+            for run in runs
+            for r in run.results
+            if not r.met
+        ]
     if failures:
         print("\nerrors:")
         for line in failures:

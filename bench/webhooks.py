@@ -49,6 +49,7 @@ from twilio.request_validator import RequestValidator  # noqa: E402
 
 from bench.databases import DEFAULT_PG_URL, database  # noqa: E402
 from hotline.embedded_redis import server_binary  # noqa: E402
+from hotline.simulator.webhooks import Line, Place, recording_params, signed  # noqa: E402
 
 SAFE_SCHOOLS = "+13148897233"
 CALLER = "+13145550123"
@@ -407,24 +408,14 @@ class WalkError(Exception):
     """The app answered something a Twilio call could not follow."""
 
 
+# The caller every benchmark call comes from, as Twilio describes it (the simulator's wire,
+# the same parameters the tests send).
+LINE = Line(ACCOUNT_SID, CALLER, SAFE_SCHOOLS, "JANE DOE", Place("CLAYTON", "MO", "63105"))
+
+
 def call_params(call_sid: str) -> dict[str, str]:
     """Every parameter Twilio sends with each voice request (the identity ones included)."""
-    return {
-        "CallSid": call_sid,
-        "AccountSid": ACCOUNT_SID,
-        "From": CALLER,
-        "To": SAFE_SCHOOLS,
-        "Caller": CALLER,
-        "Called": SAFE_SCHOOLS,
-        "CallStatus": "in-progress",
-        "Direction": "inbound",
-        "ApiVersion": "2010-04-01",
-        "FromCity": "CLAYTON",
-        "FromState": "MO",
-        "FromZip": "63105",
-        "FromCountry": "US",
-        "CallerName": "JANE DOE",
-    }
+    return LINE.params(call_sid)
 
 
 # Seconds a caller spends listening between requests (0: back to back, a saturation test).
@@ -444,7 +435,7 @@ class Client:
     async def post(self, kind: str, url: str, params: dict[str, str]) -> tuple[int, bytes]:
         if not url.startswith(self.base_url):
             raise WalkError(f"{kind}: a URL outside the public base URL: {url}")
-        signature = self.validator.compute_signature(url, params)
+        _, signature = signed(self.validator, "POST", url, params)
         body = urlencode(params).encode("ascii")
         started = time.perf_counter()
         status, data = await self.conn.post(url[len(self.base_url) :], body, signature)
@@ -501,14 +492,7 @@ async def walk_call(client: Client) -> None:
         answer = {"RecordingSid": recording_sid, "RecordingUrl": media, "RecordingDuration": "7"}
         status, data = await client.post("record", record.attrib["action"], {**params, **answer, "Digits": "#"})
         root = twiml("record", status, data)
-        callback = {
-            "AccountSid": ACCOUNT_SID,
-            "CallSid": call_sid,
-            "RecordingStatus": "completed",
-            "RecordingChannels": "1",
-            "RecordingSource": "RecordVerb",
-            **answer,
-        }
+        callback = recording_params(ACCOUNT_SID, call_sid, recording_sid, media, "completed", 7)
         await client.post("recording_status", record.attrib["recordingStatusCallback"], callback)
     root = await press("district", "2")
     root = await press("tip number", "9")  # any key but 1 moves on

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import redis
+from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import text
@@ -20,11 +21,13 @@ from twilio.request_validator import RequestValidator
 from werkzeug.test import TestResponse
 
 from hotline import create_app
+from hotline.auth import passwords
 from hotline.cli.database import upgrade
 from hotline.db import make_engine
 from hotline.embedded_redis import server_binary
 from hotline.models import Base
 from hotline.settings import Settings, load_settings
+from hotline.simulator.webhooks import signed
 
 ROOT = Path(__file__).resolve().parents[1]
 PUBLIC_URL = "https://hotline.test"
@@ -33,6 +36,60 @@ ACCOUNT_SID = "AC" + "1" * 32
 SAFE_SCHOOLS = "+13148897233"
 PREA = "+13146155055"
 AUDIT_KEY = "test-audit-key-0123456789abcdef0123456789"
+
+
+# Whole directories and modules of one kind, by their path under tests/ (a directory ends with
+# "/"). Marked here rather than in each file: `pytest --collect-only -m slow -q` lists them.
+# Single slow tests in otherwise quick modules carry `@pytest.mark.slow` themselves.
+PATH_MARKS = {
+    # Chromium through Playwright against a served app.
+    "browser/": "browser",
+    # Calls followed through fetch, encryption, speech recognition, routing and notification
+    # (the end-to-end tests; the review tests seed such reports directly instead).
+    "pipeline/": "slow",
+    # Faults injected across processes (databases and Redis down, workers killed, Twilio
+    # refusing): each waits out real retries and timeouts.
+    "faults/": "slow",
+    # `make run` started for real: the web app, a worker and a call through both.
+    "test_run_command.py": "slow",
+    # Real worker processes killed mid-job, Redis killed and restarted: they wait out timeouts.
+    "worker/test_dead_worker.py": "slow",
+    "worker/test_redis_outage.py": "slow",
+    "worker/test_embedded_redis.py": "slow",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark whole directories and modules, and make browser and benchmark-like tests slow as well, so
+    `-m "not slow"` (`make test-fast`) leaves them out."""
+    tests = Path(__file__).resolve().parent
+    for item in items:
+        where = item.path.resolve().relative_to(tests).as_posix()
+        for path, mark in PATH_MARKS.items():
+            if where == path or (path.endswith("/") and where.startswith(path)):
+                item.add_marker(mark)
+        if item.get_closest_marker("slow") is None and (
+            item.get_closest_marker("browser") is not None or item.get_closest_marker("bench") is not None
+        ):
+            item.add_marker(pytest.mark.slow)
+
+
+# Passwords in tests are hashed with argon2id at its lowest cost. The app's profile (RFC
+# 9106's, 64 MiB and 3 passes) takes about half a second a hash on a busy 2-core machine, and
+# each signed-in user costs two: most of the review and sign-in tests' time went there. The
+# code is the same (argon2id through `hotline.auth.passwords`); only the cost parameters
+# differ, and they are unlike any a test writes itself (test_sign_in's "old" weak hash).
+TEST_PASSWORD_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(passwords, "_HASHER", TEST_PASSWORD_HASHER)
+    # Unknown emails are checked against a dummy hash: it must cost what a real one does.
+    monkeypatch.setattr(passwords, "_DUMMY_HASH", _TEST_DUMMY_HASH)
+
+
+_TEST_DUMMY_HASH = TEST_PASSWORD_HASHER.hash("not anyone's password")
 
 
 def free_port() -> int:
@@ -160,7 +217,8 @@ def client(app: Flask) -> FlaskClient:
 
 
 class TwilioClient:
-    """Post to the app the way Twilio does: form-encoded, signed over the public URL."""
+    """Post to the app the way Twilio does: form-encoded, signed over the public URL (with the
+    simulator's signing), through the test client; the tests read its raw responses."""
 
     def __init__(self, client: FlaskClient, token: str = AUTH_TOKEN) -> None:
         self.client = client
@@ -173,7 +231,7 @@ class TwilioClient:
         local = url[len(PUBLIC_URL) :]
         headers = {}
         if sign:
-            headers["X-Twilio-Signature"] = signature or self.validator.compute_signature(url, params)
+            headers["X-Twilio-Signature"] = signature or signed(self.validator, "POST", url, params)[1]
         return self.client.post(local, data=params, headers=headers)
 
 

@@ -13,10 +13,9 @@ import uuid
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Literal
-from urllib.parse import parse_qs, urldefrag, urlencode, urljoin
+from urllib.parse import parse_qs, urldefrag, urljoin
 
 import requests
-from twilio.request_validator import RequestValidator
 
 from hotline.simulator import audio
 from hotline.simulator.callers import HANGUP, Answer, Caller
@@ -36,19 +35,28 @@ from hotline.simulator.twiml import (
     Verb,
     parse,
 )
+from hotline.simulator.webhooks import (
+    REQUEST_TIMEOUT,
+    HttpTransport,
+    Line,
+    Place,
+    Transport,
+    Twilio,
+    new_sid,
+    recording_params,
+    recording_url,
+)
 
 EndedBy = Literal["hangup", "reject", "end", "caller", "error", "limit"]
 Leg = Literal["caller", "dispatcher", "callback"]
 
-# Twilio gives a webhook about 15 s in total before giving up on it.
-REQUEST_TIMEOUT = 15.0
+__all__ = ["REQUEST_TIMEOUT", "CallResult", "Exchange", "SimulatedCall", "gather_result", "new_sid"]
+
+# Where the simulated caller and the hotline's number are, as Twilio reports them.
+CALLER_PLACE = Place("SAINT LOUIS", "MO", "63101")
+CALLED_PLACE = Place("CLAYTON", "MO", "63105")
 # Seconds a bridged caller and dispatcher talk, for DialCallDuration and CallDuration.
 CONVERSATION_SECONDS = 45
-
-
-def new_sid(prefix: str) -> str:
-    """A Twilio-shaped SID: two letters and 32 hex digits."""
-    return prefix + uuid.uuid4().hex
 
 
 @dataclass
@@ -114,7 +122,11 @@ class _LegState:
 
 
 class SimulatedCall:
-    """Run one inbound call against `app_url`, with `fake_twilio` hosting the recordings."""
+    """Run one inbound call against `app_url`, with `fake_twilio` hosting the recordings.
+
+    Requests go over HTTP (`http`, or a session of its own) unless a `transport` is given,
+    such as `WsgiTransport` for an app in the same process.
+    """
 
     def __init__(
         self,
@@ -133,6 +145,7 @@ class SimulatedCall:
         duplicate_callbacks: bool = False,
         late_recording_callbacks: bool = False,
         caller_name: str = "SIMULATED CALLER",
+        transport: Transport | None = None,
     ) -> None:
         self.app_url = app_url.rstrip("/")
         self.account_sid = account_sid
@@ -140,9 +153,9 @@ class SimulatedCall:
         self.from_ = from_
         self.caller = caller
         self.fake_twilio = fake_twilio
-        self.http = http or requests.Session()
-        self._own_http = http is None
-        self.validator = RequestValidator(auth_token)
+        self._own_transport = transport is None and http is None
+        self.transport = transport or HttpTransport(http)
+        self.twilio = Twilio(auth_token, self.transport)
         self.incoming_path = incoming_path
         self.status_path = status_path
         self.max_steps = max_steps
@@ -165,34 +178,8 @@ class SimulatedCall:
 
     def base_params(self) -> dict[str, str]:
         """The parameters Twilio sends with every request about the inbound call."""
-        return {
-            "CallSid": self.call_sid,
-            "AccountSid": self.account_sid,
-            "From": self.from_,
-            "To": self.to,
-            "Caller": self.from_,
-            "Called": self.to,
-            "CallStatus": "in-progress",
-            "Direction": "inbound",
-            "ApiVersion": "2010-04-01",
-            "CallerName": self.caller_name,
-            "FromCity": "SAINT LOUIS",
-            "FromState": "MO",
-            "FromZip": "63101",
-            "FromCountry": "US",
-            "CallerCity": "SAINT LOUIS",
-            "CallerState": "MO",
-            "CallerZip": "63101",
-            "CallerCountry": "US",
-            "ToCity": "CLAYTON",
-            "ToState": "MO",
-            "ToZip": "63105",
-            "ToCountry": "US",
-            "CalledCity": "CLAYTON",
-            "CalledState": "MO",
-            "CalledZip": "63105",
-            "CalledCountry": "US",
-        }
+        line = Line(self.account_sid, self.from_, self.to, self.caller_name, CALLER_PLACE, CALLED_PLACE)
+        return line.params(self.call_sid)
 
     def _child_params(self, dial: Dial, number: str, child_sid: str) -> dict[str, str]:
         """Parameters of a dispatcher's leg: Twilio's outbound call placed by <Dial>."""
@@ -219,32 +206,8 @@ class SimulatedCall:
 
     def _send(self, leg: Leg, method: str, url: str, params: dict[str, str], token: str | None = None) -> Exchange:
         """Send one signed request the way Twilio does; never raises for HTTP trouble."""
-        # Connection overrides (#rc=..&rp=..) are Twilio's, never sent to the app.
-        url = urldefrag(url).url
-        if method == "GET":
-            # For GET Twilio puts the parameters in the query string and signs that URL alone.
-            full = url + ("&" if "?" in url else "?") + urlencode(params)
-            signature = self.validator.compute_signature(full, {})
-        else:
-            full = url
-            signature = self.validator.compute_signature(url, params)
-        headers = {
-            "X-Twilio-Signature": signature,
-            "User-Agent": "TwilioProxy/1.1",
-            # A retried delivery carries the same token as the first one.
-            "I-Twilio-Idempotency-Token": token or str(uuid.uuid4()),
-        }
-        try:
-            response = self.http.request(
-                method,
-                full,
-                data=params if method == "POST" else None,
-                headers=headers,
-                timeout=REQUEST_TIMEOUT,
-            )
-            exchange = Exchange(leg, method, url, dict(params), response.status_code, response.text)
-        except requests.RequestException as exc:
-            exchange = Exchange(leg, method, url, dict(params), None, f"{type(exc).__name__}: {exc}")
+        url, reply = self.twilio.send(method, url, params, token)
+        exchange = Exchange(leg, method, url, dict(params), reply.status, reply.body)
         self.result.requests.append(exchange)
         return exchange
 
@@ -338,8 +301,8 @@ class SimulatedCall:
         deferred, self._deferred = self._deferred, []
         for url, method, callback_params in deferred:
             self._callback(url, method, callback_params)
-        if self._own_http:
-            self.http.close()
+        if self._own_transport and isinstance(self.transport, HttpTransport):
+            self.transport.close()
 
     def _run_leg(self, state: _LegState, url: str, method: str, extra: dict[str, str]) -> EndedBy:
         """Fetch and run documents on one leg until it ends."""
@@ -454,19 +417,19 @@ class SimulatedCall:
         recording_sid = new_sid("RE")
         self.fake_twilio.add_recording(self.account_sid, recording_sid, media, call_sid=self.call_sid)
         self.result.recordings.append(recording_sid)
-        recording_url = f"{self.fake_twilio.base_url}/2010-04-01/Accounts/{self.account_sid}/Recordings/{recording_sid}"
+        media_url = recording_url(self.fake_twilio.base_url, self.account_sid, recording_sid)
         seconds = str(max(1, round(length)))
         label = answer.wav.name if answer.wav is not None else answer.text
         self._hear(state, f"[records {seconds}s: {label}]" + (f" [presses {finish}]" if len(finish) == 1 else ""))
         self._clock += length + (verb.timeout if finish == "" else 0)
         if "in-progress" in verb.recording_status_callback_event:
-            self._status_event(state, verb, recording_sid, recording_url, "in-progress", "0", started)
-        extra = {"RecordingUrl": recording_url, "RecordingSid": recording_sid, "RecordingDuration": seconds}
+            self._status_event(state, verb, recording_sid, media_url, "in-progress", "0", started)
+        extra = {"RecordingUrl": media_url, "RecordingSid": recording_sid, "RecordingDuration": seconds}
         if finish:
             extra["Digits"] = finish
         after: list[tuple[str, str, dict[str, str]]] = []
         if verb.recording_status_callback and "completed" in verb.recording_status_callback_event:
-            params = self._recording_params(recording_sid, recording_url, "completed", seconds, started)
+            params = self._recording_params(recording_sid, media_url, "completed", seconds, started)
             callback_url = self._resolve(state, verb.recording_status_callback)
             after.append((callback_url, verb.recording_status_callback_method, params))
         action = self._resolve(state, verb.action)
@@ -489,17 +452,7 @@ class SimulatedCall:
 
     def _recording_params(self, sid: str, url: str, status: str, seconds: str, started: str) -> dict[str, str]:
         """Build the parameters of a recording status callback (no caller identity, as Twilio)."""
-        return {
-            "AccountSid": self.account_sid,
-            "CallSid": self.call_sid,
-            "RecordingSid": sid,
-            "RecordingUrl": url,
-            "RecordingStatus": status,
-            "RecordingDuration": seconds,
-            "RecordingChannels": "1",
-            "RecordingSource": "RecordVerb",
-            "RecordingStartTime": started,
-        }
+        return recording_params(self.account_sid, self.call_sid, sid, url, status, seconds, started)
 
     def _status_event(
         self, state: _LegState, verb: Record, sid: str, url: str, status: str, seconds: str, started: str
@@ -514,7 +467,7 @@ class SimulatedCall:
         """Tell the app, if it asked for 'absent', that no recording was made."""
         if "absent" in verb.recording_status_callback_event:
             sid = new_sid("RE")
-            url = f"{self.fake_twilio.base_url}/2010-04-01/Accounts/{self.account_sid}/Recordings/{sid}"
+            url = recording_url(self.fake_twilio.base_url, self.account_sid, sid)
             self._status_event(state, verb, sid, url, "absent", "0", started)
 
     def _recording_callback(self, url: str, method: str, params: dict[str, str]) -> None:

@@ -1,5 +1,5 @@
-"""Fixtures for the review app: real encrypted reports from simulated calls run through the
-pipeline, users made with `flask users create`, and a signed-in browser-like client."""
+"""Fixtures for the review app: real encrypted reports seeded as the pipeline leaves them,
+users made with `flask users create`, and a signed-in browser-like client."""
 
 from __future__ import annotations
 
@@ -23,11 +23,12 @@ from hotline.models import Assignment, Report, utcnow
 from hotline.pipeline.assign import deadline
 from tests.auth.conftest import Account, Clock, create_account, sign_in
 
-# The pipeline's fixtures, shared here: an app with real storage and a worker, and calls.
+# The pipeline's fixtures, shared here: an app with real storage and a worker, and calls
+# (for the few review tests that follow a call through the pipeline).
 from tests.pipeline.conftest import papp as papp
 from tests.pipeline.conftest import place_call as place_call
-from tests.pipeline.conftest import run_jobs
-from tests.voice.driver import VoiceCall
+from tests.pipeline.conftest import run_jobs as run_jobs
+from tests.review.seed import seed_report
 
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 # Tip numbers are unique; real ones are random 8-digit numbers, these are simply counted.
@@ -85,21 +86,12 @@ def login(rapp: Flask, clock: Clock) -> Login:
     return make
 
 
-def place_report(place_call: Callable[..., VoiceCall], app: Flask, *clips: str, **kwargs: Any) -> int:
-    """A real call (Safe Schools), fetched, encrypted, transcribed and routed; its report id."""
-    call = place_call(*clips, **kwargs)
-    run_jobs(app)
-    with app.app_context():
-        report_id = db.session.scalar(select(Report.id).order_by(Report.id.desc()).limit(1))
-    assert report_id is not None, call.call_sid
-    return report_id
-
-
 @pytest.fixture
-def report_id(rapp: Flask, place_call: Callable[..., VoiceCall]) -> int:
-    """One real report: "gun" in the first answer (critical), district 3 (Riverbend), so it
-    goes to riverbend_sd, precinct_2_central and safe_schools_unit."""
-    return place_report(place_call, rapp, "u01.wav", "u11.wav", topic="6", district="3")
+def report_id(rapp: Flask) -> int:
+    """One report as a call answering u01 then u11 leaves it: "gun" in the first answer
+    (critical), district 3 (Riverbend), so routed to riverbend_sd, precinct_2_central and
+    safe_schools_unit. Seeded directly (see seed.py); tests/pipeline runs such calls for real."""
+    return seed_report(rapp)
 
 
 def add_report(

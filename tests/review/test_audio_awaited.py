@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from flask import Flask
 from sqlalchemy import select
 
@@ -11,6 +12,8 @@ from hotline.extensions import db
 from hotline.models import Recording, Report
 from tests.review.conftest import Login, run_jobs
 from workers.sweeps import sweep
+
+pytestmark = pytest.mark.slow  # a real call through fetch and speech recognition
 
 
 def test_the_page_says_audio_is_still_being_fetched_until_it_is(

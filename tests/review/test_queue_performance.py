@@ -1,19 +1,28 @@
-"""The queue stays fast on a big database: 100,000 reports across 20 agencies, p95 < 150 ms
-for a one-agency user, on SQLite and on PostgreSQL (whichever the suite runs on)."""
+"""The queue at scale: 100,000 reports across 20 agencies, on SQLite and on PostgreSQL
+(whichever the suite runs on). Every filter and page renders, lists only the user's
+agency's reports, and the visibility check is answered from an index.
+
+How fast it is (p95 < 150 ms is the target) is measured by bench/queue.py, which prints the
+figures: a wall-clock threshold here would fail on a busy machine and prove nothing on an
+idle one.
+"""
 
 from __future__ import annotations
 
 import random
-import statistics
-import time
+import re
 from datetime import timedelta
+from typing import Any
 
+import pytest
 from flask import Flask
-from sqlalchemy import insert, select, text
+from sqlalchemy import event, insert, select, text
 
 from hotline.extensions import db
 from hotline.models import Assignment, Report, utcnow
-from tests.review.conftest import Login
+from tests.review.conftest import Browser, Login
+
+pytestmark = pytest.mark.bench
 
 REPORTS = 100_000
 BATCH = 10_000
@@ -94,42 +103,85 @@ def _seed(app: Flask) -> None:
         session.commit()
 
 
-def _p95(samples: list[float]) -> float:
-    return statistics.quantiles(samples, n=20)[-1]
+URLS = [
+    "/queue",
+    "/queue?page=2",
+    "/queue?page=40",
+    "/queue?status=all",
+    "/queue?urgency=critical",
+    "/queue?status=closed&category=other",
+    "/queue?status=all&category=weapons",
+    "/queue/rows",
+]
+_ROW = re.compile(r'data-report-id="(\d+)"')
 
 
-def test_queue_p95_under_150ms_with_100k_reports(rapp: Flask, login: Login) -> None:
+def _listed(user: Browser, url: str) -> list[int]:
+    response = user.get(url)
+    assert response.status_code == 200, url
+    return [int(i) for i in _ROW.findall(response.get_data(as_text=True))]
+
+
+def _visible(app: Flask, agency: str, ids: list[int]) -> set[int]:
+    with app.app_context():
+        found = db.session.scalars(
+            select(Assignment.report_id).where(Assignment.agency_id == agency, Assignment.report_id.in_(ids))
+        )
+        return set(found)
+
+
+def _queue_statement(app: Flask, user: Browser) -> tuple[str, Any]:
+    """The SQL the queue page lists its reports with, and its parameters, as the driver got them."""
+    seen: list[tuple[str, Any]] = []
+
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        seen.append((statement, parameters))
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert user.get("/queue").status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    [found] = [(s, p) for s, p in seen if re.search(r"FROM reports\b", s) and "EXISTS" in s.upper()]
+    return found
+
+
+def _plan(app: Flask, statement: str, parameters: Any) -> str:
+    with app.app_context():
+        dialect = db.engine.dialect.name
+        prefix = "EXPLAIN QUERY PLAN " if dialect == "sqlite" else "EXPLAIN "
+        rows = db.session.connection().exec_driver_sql(prefix + statement, parameters).all()
+        return "\n".join(str(row[-1]) for row in rows)
+
+
+def test_the_queue_lists_the_right_reports_from_an_index_with_100k_reports(rapp: Flask, login: Login) -> None:
     _seed(rapp)
     with rapp.app_context():
         assert db.session.scalar(select(Report.id).order_by(Report.id.desc()).limit(1)) == REPORTS
     # A school district's investigator (about 7% of the reports) and one of the county-wide
-    # unit that gets most of them: the query must be fast for both.
+    # unit that gets most of them.
     users = {
-        "district": login("ann@riverbend.example.org", "investigator", ("riverbend_sd",)),
-        "busiest": login("sam@schools.example.org", "investigator", (BUSIEST,)),
+        "riverbend_sd": login("ann@riverbend.example.org", "investigator", ("riverbend_sd",)),
+        BUSIEST: login("sam@schools.example.org", "investigator", (BUSIEST,)),
     }
-    urls = [
-        "/queue",
-        "/queue?page=2",
-        "/queue?page=40",
-        "/queue?status=all",
-        "/queue?urgency=critical",
-        "/queue?status=closed&category=other",
-        "/queue?status=all&category=weapons",
-        "/queue/rows",
-    ]
-    for name, user in users.items():
-        for url in urls:  # warm up: connection pool, templates, database caches
-            assert user.get(url).status_code == 200
-        timings: dict[str, list[float]] = {url: [] for url in urls}
-        for _ in range(6):
-            for url in urls:
-                t = time.perf_counter()
-                response = user.get(url)
-                timings[url].append((time.perf_counter() - t) * 1000)
-                assert response.status_code == 200
-        every = [ms for samples in timings.values() for ms in samples]
-        p95 = _p95(every)
-        slowest = {url: round(max(samples), 1) for url, samples in timings.items()}
-        print(f"{name}: queue p95 {p95:.1f} ms over {len(every)} requests; slowest per URL: {slowest}")  # with -s
-        assert p95 < 150, f"{name}: p95 {p95:.1f} ms; slowest per URL: {slowest}"
+    for agency, user in users.items():
+        for url in URLS:
+            listed = _listed(user, url)
+            assert listed, f"{agency}: {url} listed no reports"
+            assert _visible(rapp, agency, listed) == set(listed), f"{agency}: {url} lists another agency's reports"
+        # Pages follow on without overlap.
+        assert not set(_listed(user, "/queue")) & set(_listed(user, "/queue?page=2"))
+    # Which reports a user may see is found through the assignments' indexes, not by
+    # reading every assignment for every report.
+    statement, parameters = _queue_statement(rapp, users["riverbend_sd"])
+    plan = _plan(rapp, statement, parameters)
+    with rapp.app_context():
+        sqlite = db.engine.dialect.name == "sqlite"
+    if sqlite:
+        assert re.search(r"SEARCH assignments USING (COVERING )?INDEX", plan), plan
+        assert "SCAN assignments" not in plan, plan
+    else:
+        assert "Seq Scan on assignments" not in plan, plan
+        assert re.search(r"Index[^\n]* on assignments", plan), plan

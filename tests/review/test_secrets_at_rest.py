@@ -8,6 +8,7 @@ import os
 import re
 from typing import Any
 
+import pytest
 from flask import Flask
 from sqlalchemy import select, text
 
@@ -120,6 +121,7 @@ def _raw_cells(app: Flask) -> list[str]:
     return cells
 
 
+@pytest.mark.slow  # a PREA call through fetch and speech recognition
 def test_inmate_numbers_and_notes_are_sealed_in_the_database_yet_shown_to_the_prea_unit(
     rapp: Flask, fake_twilio: Any, login: Login
 ) -> None:

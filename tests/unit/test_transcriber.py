@@ -66,17 +66,20 @@ def test_every_clip_is_listed() -> None:
     assert len(EXPECTED) >= 10
 
 
+@pytest.mark.slow  # speech recognition (pocketsphinx)
 @pytest.mark.parametrize(("name", "keyword"), sorted(HEARD.items()))
 def test_keyword_is_heard(transcripts: dict[str, str], name: str, keyword: str) -> None:
     assert keyword in EXPECTED[name]
     assert f" {keyword} " in f" {transcripts[name]} ", transcripts[name]
 
 
+@pytest.mark.slow  # speech recognition (pocketsphinx)
 def test_neutral_clips_raise_no_false_alarm(transcripts: dict[str, str]) -> None:
     for name in NEUTRAL:
         assert not CRITICAL & set(transcripts[name].split()), (name, transcripts[name])
 
 
+@pytest.mark.slow  # speech recognition (pocketsphinx)
 def test_overall_word_error_rate(transcripts: dict[str, str]) -> None:
     errors = words = 0
     for name, reference in EXPECTED.items():
@@ -86,6 +89,7 @@ def test_overall_word_error_rate(transcripts: dict[str, str]) -> None:
     assert errors / words < MAX_WER, f"WER {errors / words:.3f}"
 
 
+@pytest.mark.slow  # speech recognition (pocketsphinx)
 def test_transcript_details_and_speed(transcriber: Transcriber) -> None:
     result = transcriber.transcribe((UTTERANCES / "u01.wav").read_bytes(), language="en-US")
     assert result.language == "en"
@@ -100,6 +104,7 @@ def test_transcript_details_and_speed(transcriber: Transcriber) -> None:
     assert 0 < result.real_time_factor < 1.0
 
 
+@pytest.mark.slow  # speech recognition (pocketsphinx)
 def test_same_clip_same_transcript_whatever_came_before(transcriber: Transcriber) -> None:
     clip = (UTTERANCES / "u02.wav").read_bytes()
     first = transcriber.transcribe(clip).text
@@ -107,6 +112,7 @@ def test_same_clip_same_transcript_whatever_came_before(transcriber: Transcriber
     assert transcriber.transcribe(clip).text == first
 
 
+@pytest.mark.slow  # speech recognition (pocketsphinx)
 def test_spanish_is_reported_unsupported(transcriber: Transcriber) -> None:
     result = transcriber.transcribe((UTTERANCES / "u01.wav").read_bytes(), language="es")
     assert result.unsupported_language
@@ -116,6 +122,7 @@ def test_spanish_is_reported_unsupported(transcriber: Transcriber) -> None:
     assert result.audio_seconds > 2
 
 
+@pytest.mark.slow  # speech recognition (pocketsphinx)
 def test_long_recording_is_split_and_timed() -> None:
     # Short chunks so the test stays quick; production cuts every 30 s at most.
     transcriber = Transcriber(chunk_seconds=5.0)
@@ -213,6 +220,7 @@ def test_mu_law_wav_is_rejected_clearly() -> None:
         load_wav(bytes(data))
 
 
+@pytest.mark.slow  # speech recognition (pocketsphinx)
 def test_too_long_is_rejected(transcriber: Transcriber) -> None:
     with pytest.raises(InvalidAudio, match="longer than the 1 s limit"):
         load_wav(wav_bytes(tone(8000, 1.5), 8000), max_seconds=1.0)

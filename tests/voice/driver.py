@@ -1,21 +1,30 @@
-"""Drive one call through the app with signed requests, reading the TwiML like Twilio would."""
+"""Drive one call through the app with signed requests, reading the TwiML like Twilio would.
+
+The driving is the simulator's (`hotline.simulator.driver.CallDriver`: Twilio's parameters,
+its signature, following each answer's actions); this adapter runs it over the tests'
+client (`TwilioClient`, or anything with its `post`) and asserts, at every step, what Twilio
+needs from an answer: a 200 with a TwiML document that never leaves a caller at a dead end.
+"""
 
 from __future__ import annotations
 
-import itertools
-import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
+from hotline.simulator.driver import CallDriver
+from hotline.simulator.webhooks import Line, Place, Reply, new_sid
 from tests.conftest import ACCOUNT_SID, PUBLIC_URL, TwilioClient
 
 CALLER = "+13145550123"
-_counter = itertools.count(1)
+# The identity the tests' caller has at Twilio: the privacy tests look for it in logs and pages.
+CALLER_NAME = "JANE DOE"
+CALLER_PLACE = Place("CLAYTON", "MO", "63105")
 
 
 def sid(prefix: str) -> str:
-    return prefix + uuid.uuid4().hex
+    return new_sid(prefix)
 
 
 def assert_no_dead_end(root: ET.Element) -> None:
@@ -52,11 +61,31 @@ class Doc:
         return self.root.find(tag) is not None
 
 
+class _Client(Protocol):
+    """What the tests post webhooks with: `TwilioClient`, an HTTP stand-in with its `post`, or
+    the simulator's own `AppTwilio` (which answers with a `Reply`)."""
+
+    def post(self, path: str, params: dict[str, str]) -> Any: ...
+
+
+class _ClientPoster:
+    """The driver's transport over a test client; the client's response rides along in `raw`."""
+
+    def __init__(self, client: _Client) -> None:
+        self.client = client
+
+    def post(self, url: str, params: dict[str, str]) -> Reply:
+        response = self.client.post(url, params)
+        if isinstance(response, Reply):
+            return response
+        return Reply(response.status_code, response.data.decode("utf-8", "replace"), response.mimetype, response)
+
+
 @dataclass
 class VoiceCall:
     """One simulated caller. Every request carries the full set of Twilio call parameters."""
 
-    twilio: TwilioClient
+    twilio: TwilioClient | _Client
     to: str
     call_sid: str = field(default_factory=lambda: sid("CA"))
     doc: Doc | None = None
@@ -65,36 +94,39 @@ class VoiceCall:
     media_base: str = "http://127.0.0.1:9"
     on_record: Callable[[str], None] | None = None
 
-    def base(self) -> dict[str, str]:
-        return {
-            "CallSid": self.call_sid,
-            "AccountSid": ACCOUNT_SID,
-            "From": CALLER,
-            "To": self.to,
-            "Caller": CALLER,
-            "Called": self.to,
-            "CallStatus": "in-progress",
-            "Direction": "inbound",
-            "ApiVersion": "2010-04-01",
-            "FromCity": "CLAYTON",
-            "FromState": "MO",
-            "FromZip": "63105",
-            "FromCountry": "US",
-            "CallerName": "JANE DOE",
-        }
+    @property
+    def driver(self) -> CallDriver:
+        """The simulator's driver for this call, with this call's current settings."""
+        line = Line(ACCOUNT_SID, CALLER, self.to, CALLER_NAME, CALLER_PLACE)
+        driver = CallDriver(_ClientPoster(self.twilio), line, call_sid=self.call_sid, media_base=self.media_base)
+        driver.on_record, driver.recordings = self.on_record, self.recordings
+        if self.doc is not None:
+            driver.root = self.doc.root
+        return driver
 
-    def post(self, url: str, extra: dict[str, str] | None = None) -> Doc:
-        response = self.twilio.post(url, {**self.base(), **(extra or {})})
-        assert response.status_code == 200, (url, response.status_code, response.data)
-        assert response.mimetype == "text/xml"
-        root = ET.fromstring(response.data)
+    def base(self) -> dict[str, str]:
+        return self.driver.params()
+
+    def _doc(self, url: str, reply: Reply) -> Doc:
+        """Check an answer is TwiML Twilio can run, and make it the current document."""
+        assert reply.status == 200, (url, reply.status, reply.body)
+        assert reply.content_type == "text/xml"
+        root = ET.fromstring(reply.body)
         assert root.tag == "Response"
         assert_no_dead_end(root)
-        self.doc = Doc(root, response.status_code)
+        self.doc = Doc(root, reply.status)
         return self.doc
 
+    def _step(self, step: Callable[[CallDriver], Reply]) -> Doc:
+        driver = self.driver
+        reply = step(driver)
+        return self._doc(driver.url, reply)
+
+    def post(self, url: str, extra: dict[str, str] | None = None) -> Doc:
+        return self._doc(url, self.driver.post(url, extra))
+
     def start(self) -> Doc:
-        return self.post("/voice/incoming", {"CallStatus": "ringing"})
+        return self._step(CallDriver.start)
 
     def _action(self, tag: str) -> str:
         assert self.doc is not None
@@ -102,72 +134,30 @@ class VoiceCall:
 
     def press(self, digits: str, finished_on_key: str | None = None) -> Doc:
         """Press keys in the current <Gather>."""
-        extra = {"Digits": digits}
-        if finished_on_key:
-            extra["FinishedOnKey"] = finished_on_key
-        return self.post(self._action("Gather"), extra)
+        return self._step(lambda d: d.press(digits, finished_on_key))
 
     def silence(self) -> Doc:
         """Say nothing: the <Gather> falls through, Twilio follows the <Redirect>."""
-        assert self.doc is not None
-        redirect = self.doc.root.findall("Redirect")
-        assert redirect, f"a Gather without a fallback: {self.doc.verbs}"
-        return self.post(redirect[-1].text or "")
+        return self._step(CallDriver.silence)
 
     def answer(self, digits: str = "#", duration: int = 7, callback: bool = True) -> Doc:
         """Record an answer after the beep, ended by `digits`; then send its status callback."""
-        assert self.doc is not None
-        record = self.doc.first("Record")
-        recording_sid = sid("RE")
-        self.recordings.append(recording_sid)
-        url = f"{self.media_base}/2010-04-01/Accounts/{ACCOUNT_SID}/Recordings/{recording_sid}"
-        if self.on_record is not None:
-            self.on_record(recording_sid)
-        params = {
-            "RecordingSid": recording_sid,
-            "RecordingUrl": url,
-            "RecordingDuration": str(duration),
-            "Digits": digits,
-        }
-        callback_url = record.attrib["recordingStatusCallback"]
-        doc = self.post(record.attrib["action"], params)
-        if callback:
-            self.recording_status(callback_url, recording_sid, url, duration)
-        return doc
+        return self._step(lambda d: d.answer(digits, duration, callback))
 
     def recording_status(
         self, callback_url: str, recording_sid: str, url: str, duration: int, status: str = "completed"
     ) -> int:
-        params = {
-            "AccountSid": ACCOUNT_SID,
-            "CallSid": self.call_sid,
-            "RecordingSid": recording_sid,
-            "RecordingUrl": url,
-            "RecordingStatus": status,
-            "RecordingDuration": str(duration),
-            "RecordingChannels": "1",
-            "RecordingSource": "RecordVerb",
-        }
-        return self.twilio.post(callback_url, params).status_code
+        reply = self.driver.recording_status(callback_url, recording_sid, url, duration, status)
+        assert reply.status is not None
+        return reply.status
 
     def dial_result(self, status: str) -> Doc:
-        return self.post(
-            self._action("Dial"),
-            {
-                "DialCallStatus": status,
-                "DialCallSid": sid("CA"),
-                "DialCallDuration": "30",
-            },
-        )
+        return self._step(lambda d: d.dial_result(status))
 
     def hang_up(self, duration: int = 95) -> int:
-        params = {
-            **self.base(),
-            "CallStatus": "completed",
-            "CallDuration": str(duration),
-            "SequenceNumber": str(next(_counter)),
-        }
-        return self.twilio.post("/voice/status", params).status_code
+        reply = self.driver.hang_up(duration)
+        assert reply.status is not None
+        return reply.status
 
     @property
     def action_path(self) -> str:

@@ -94,6 +94,7 @@ def assert_error_path(doc: Doc) -> None:
     assert callback.endswith("/voice/recording/safe_schools/message")
 
 
+@pytest.mark.slow  # waits out the database budget in real time
 def test_a_new_call_on_a_locked_database_gets_the_error_answer_within_the_budget(
     app: Flask, twilio: TwilioClient, settings: Settings
 ) -> None:
@@ -106,6 +107,7 @@ def test_a_new_call_on_a_locked_database_gets_the_error_answer_within_the_budget
     assert elapsed < BOUND, f"the webhook took {elapsed:.1f} s"
 
 
+@pytest.mark.slow  # waits out the database budget in real time
 def test_a_call_in_progress_on_a_locked_database_gets_the_error_answer_within_the_budget(
     app: Flask, twilio: TwilioClient, settings: Settings
 ) -> None:
@@ -122,6 +124,7 @@ def test_a_call_in_progress_on_a_locked_database_gets_the_error_answer_within_th
     assert "technical problem" not in call.post(menu, {"Digits": "1"}).text()
 
 
+@pytest.mark.slow  # waits out the database budget in real time
 def test_several_waiting_statements_share_one_budget(app: Flask, settings: Settings) -> None:
     """Per request, not per statement: the second statement gets what the first left."""
     failures: list[Exception] = []
@@ -142,6 +145,7 @@ def test_several_waiting_statements_share_one_budget(app: Flask, settings: Setti
     assert all(isinstance(exc, DatabaseDeadline) for exc in failures[1:]), failures
 
 
+@pytest.mark.slow  # waits out the database budget in real time
 def test_the_budget_ends_with_the_request(app: Flask, twilio: TwilioClient, settings: Settings) -> None:
     """Work outside a webhook (review pages, workers) keeps the ordinary waits."""
     call = VoiceCall(twilio, SAFE_SCHOOLS)
@@ -197,6 +201,7 @@ def test_postgresql_refusing_connections_gets_the_error_answer(tmp_path: Path, r
     assert elapsed < BOUND
 
 
+@pytest.mark.slow  # waits out the database budget in real time
 def test_postgresql_that_never_answers_gets_the_error_answer_within_the_budget(
     tmp_path: Path, redis_server: RedisServer
 ) -> None:
