@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from hotline import yamlfile
+
 E164 = Annotated[str, Field(pattern=r"^\+[1-9][0-9]{6,14}$")]
 Slug = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 
@@ -453,7 +455,7 @@ def load_settings(
     env = os.environ if environ is None else environ
     config_path = Path(path or env.get("HOTLINE_CONFIG", "config.yaml"))
     try:
-        raw = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
+        raw = yamlfile.load(config_path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError as exc:
         raise SettingsError(f"{config_path}: configuration file not found") from exc
     except yaml.YAMLError as exc:

@@ -17,6 +17,7 @@ import yaml
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from hotline import yamlfile
 from hotline.flows.model import Flow, Option, Prompt, Step, Voice
 from hotline.flows.schema import SHARED_PROMPTS, STEP_TYPES, FlowDoc, LanguageStep, MenuStep, OptionDoc, StepDoc
 from hotline.settings import Hotline
@@ -217,7 +218,7 @@ def parse_flow(text: str, source: str, hotline: Hotline | None = None) -> Flow:
     """Parse and validate one flow document."""
     ctx = _Ctx(source)
     try:
-        raw = yaml.safe_load(text)
+        raw = yamlfile.load(text)
     except yaml.YAMLError as exc:
         raise ctx.fail("document", f"not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
