@@ -182,7 +182,7 @@ class Notification(Base):
     target: Mapped[str] = mapped_column(String(300))
     # pending | sent | failed (retried by the sweep) | rejected (permanent, e.g. Twilio 21211:
     # never retried) | unknown (an SMS whose POST may have reached Twilio: looked up before
-    # any resend, see workers.reports).
+    # any resend, see hotline.pipeline.delivery).
     status: Mapped[str] = mapped_column(String(16), default=NotificationStatus.PENDING.value)
     error: Mapped[str | None] = mapped_column(String(300))
     # Twilio's error code (e.g. "21211") when it refused the SMS; its message is in `error`.

@@ -182,7 +182,7 @@ class TwilioApi:
 
         Streamed and aborted past `max_bytes`, so a huge or endless body never fills memory.
         A 404 or 401/403 raises a non-retryable TwilioError carrying the status: whether it
-        is permanent is the caller's call (see workers.recordings).
+        is permanent is the caller's call (see hotline.pipeline.fetching).
         """
         url = self.recording_media_url(recording_url)
         last: Exception | None = None

@@ -1,36 +1,21 @@
-"""Helpers shared by the jobs: settings, services, a clean session per job.
+"""What every job shares: a clean session per run.
 
-Enqueueing goes through hotline.jobs.declarations and job locks live in hotline.jobs.locks
-(Busy and exclusive are re-exported here for the jobs).
+The jobs' logic lives in hotline.pipeline, their declarations in hotline.jobs.declarations
+and their locks in hotline.jobs.locks.
 """
 
 from __future__ import annotations
 
 import functools
-import logging
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
-from flask import current_app
+from hotline.extensions import db
 
-from hotline.extensions import db, runtime
-from hotline.jobs.locks import Busy, Held, exclusive
-from hotline.pipeline.services import Services, services_of
-from hotline.settings import Settings
+__all__ = ["job"]
 
-__all__ = ["Busy", "Held", "exclusive", "job", "log", "services", "settings"]
-
-log = logging.getLogger("workers")
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-def settings() -> Settings:
-    return runtime.get(current_app).settings
-
-
-def services() -> Services:
-    return services_of()
 
 
 def job(fn: Callable[P, R]) -> Callable[P, R]:

@@ -111,7 +111,7 @@ def retry_command(recording_sid: str) -> None:
     urgency = report.urgency if report else "normal"
     db.session.commit()
     # Once stored it is transcribed, and a report already routed without it is re-classified
-    # and routed to any agency its transcript adds (workers.reports.finalize_report).
+    # and routed to any agency its transcript adds (hotline.pipeline.finalize).
     if FETCH.enqueue(FETCH.id(recording_sid), recording_sid, urgency=urgency):
         click.echo(f"{recording_sid} queued again")
     else:

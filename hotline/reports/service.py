@@ -12,6 +12,7 @@ from hotline.models import Call, Report, utcnow
 from hotline.reports import events
 from hotline.reports.transitions import advance
 from hotline.states import SETTLED_FETCH, EventKind, ReportStatus, Urgency
+from hotline.twilio_params import whole_number
 
 # Recording fetch states after which nothing more is downloaded.
 SETTLED = SETTLED_FETCH
@@ -29,17 +30,9 @@ def end_call(session: Session, call: Call, status: str, duration: str | None) ->
         return False
     call.ended_at = utcnow()
     call.status = status
-    call.duration = _seconds(duration)
+    call.duration = whole_number(duration)
     report = call.report
     report.call_ended_at = call.ended_at
     advance(report, ReportStatus.NEW)  # from "in_call" only
     events.record(session, report.id, EventKind.CALL_ENDED, status=status, duration=call.duration)
     return True
-
-
-def _seconds(value: str | None) -> int | None:
-    """Twilio's CallDuration, or None if absent or not a number."""
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None

@@ -17,6 +17,7 @@ from hotline.reports import events
 from hotline.states import TERMINAL_CALL_STATUSES as TERMINAL_CALL_STATUSES
 from hotline.states import URGENCY_RANK as URGENCY_RANK
 from hotline.states import EventKind, FetchState, RecordingStatus, Urgency, rank_of
+from hotline.twilio_params import whole_number
 
 
 def new_tip_number() -> str:
@@ -109,17 +110,10 @@ def apply_effects(session: Session, call: Call, effects: list[Effect], params: d
             events.record(session, call.report_id, EventKind(effect.kind), **effect.detail)
 
 
-def _int(value: str | None) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None
-
-
 def upsert_recording(session: Session, report_id: int, question: str, params: dict[str, str]) -> Recording:
     """Create or update a recording row from a <Record> action or a status callback."""
     sid = params["RecordingSid"]
-    duration = _int(params.get("RecordingDuration"))
+    duration = whole_number(params.get("RecordingDuration"))
     facts: dict[str, Any] = {}
     if duration is not None and duration >= 0:
         facts["duration"] = duration

@@ -12,12 +12,12 @@ import requests
 from twilio.request_validator import RequestValidator
 
 from hotline.extensions import db
+from hotline.jobs.recover import recover_recordings
 from hotline.simulator.call import new_sid
 from tests.conftest import AUTH_TOKEN, SAFE_SCHOOLS
 from tests.faults.conftest import Hotline
 from tests.faults.harness import is_postgres, place_safe_schools_call
 from tests.faults.test_fault_suite import FaultySession, database_down
-from workers.sweeps import recover_recordings
 
 
 def _post(line: Hotline, path: str, params: dict[str, str]) -> requests.Response:

@@ -19,14 +19,15 @@ from sqlalchemy import select, update
 
 from hotline import create_app
 from hotline.extensions import db, queues, runtime
+from hotline.jobs.locks import Busy
 from hotline.models import Assignment, Event, Notification, Recording, Report, utcnow
+from hotline.pipeline.sweep import escalate_overdue
 from hotline.queueing import QUEUE_NAMES
 from tests.conftest import AUTH_TOKEN, SAFE_SCHOOLS, RedisServer, TwilioClient, _clean, make_settings
 from tests.pipeline.conftest import run_jobs
 from tests.voice.driver import VoiceCall
-from workers.common import Busy
 from workers.recordings import fetch_recording
-from workers.sweeps import escalate_overdue, sweep
+from workers.sweeps import sweep
 
 ALERT = "caller asked for a dispatcher and nobody answered"
 

@@ -14,12 +14,13 @@ from flask import Flask
 from sqlalchemy import select, text, update
 
 from hotline.extensions import db, queues
+from hotline.jobs.recover import recover_recordings
 from hotline.models import Base, Call, Event, Recording, Report
 from hotline.twilio_api import ForbiddenUrl, TwilioApi
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PREA, SAFE_SCHOOLS
 from tests.pipeline.conftest import UTTERANCES, run_jobs
 from tests.voice.driver import CALLER, sid
-from workers.sweeps import recover_recordings, sweep
+from workers.sweeps import sweep
 
 WAV = (UTTERANCES / "u03.wav").read_bytes()
 

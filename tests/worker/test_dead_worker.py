@@ -18,8 +18,8 @@ from flask import Flask
 from rq.job import Job
 
 from hotline.extensions import queues, runtime
+from hotline.jobs.locks import Busy, exclusive
 from tests.worker.conftest import Workers, clip, long_wav, one_recording_call, recording, wait_for
-from workers.common import Busy, exclusive
 
 
 def _routed(app: Flask) -> bool:
