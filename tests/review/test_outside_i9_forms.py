@@ -66,7 +66,12 @@ def test_an_account_created_without_a_field_is_a_400_on_that_field(rapp: Flask, 
     # Before issue 9 the view read request.form.get("email", ""); the form's field is None.
     root = login("root@riverbend.example.org", "admin", ("riverbend_sd",))
     token = _token(root.get("/admin/users").get_data(as_text=True))
-    data = {"csrf_token": token, "email": "new@riverbend.example.org", "role": "investigator", "agencies": "riverbend_sd"}
+    data = {
+        "csrf_token": token,
+        "email": "new@riverbend.example.org",
+        "role": "investigator",
+        "agencies": "riverbend_sd",
+    }
     del data[missing]
     response = root.client.post("/admin/users", data=data)
     assert response.status_code == 400, response.status_code
