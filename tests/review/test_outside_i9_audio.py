@@ -65,7 +65,7 @@ def test_odd_ranges_and_conditional_headers(rapp: Flask, report_id: int, ann: Br
 
 
 def test_each_download_is_audited_whatever_its_conditional_headers(rapp: Flask, report_id: int, ann: Browser) -> None:
-    url, sid = _audio_url(rapp, report_id)
+    url, _sid = _audio_url(rapp, report_id)
     for headers in HEADERS:
         got = ann.get(url + "?download=1", headers=headers)
         assert got.status_code in (200, 206, 416), (headers, got.status_code)
@@ -75,7 +75,7 @@ def test_each_download_is_audited_whatever_its_conditional_headers(rapp: Flask, 
 
 def test_another_agencys_recording_is_a_404_whatever_the_range(rapp: Flask, report_id: int, login: Login) -> None:
     zed = login("zed@southcounty.example.org", "investigator", ("south_county_sd",))
-    url, sid = _audio_url(rapp, report_id)
+    url, _sid = _audio_url(rapp, report_id)
     for headers in ({"Range": "bytes=0-9"}, {"If-None-Match": "*"}, {"Range": "bytes=99999999-"}):
         got = zed.get(url, headers=headers)
         assert got.status_code == 404 and b"RIFF" not in got.data, headers
