@@ -33,6 +33,19 @@ def init_errors(app: Flask) -> None:
     """Register the error pages on the app (after the voice blueprint's own handler)."""
     for code in PAGES:
         app.register_error_handler(code, error_page)
+    # Any other HTTP error (405 for a webhook fetched with GET, say) keeps Werkzeug's answer,
+    # except under the voice prefix, where it must not be an HTML page either.
+    app.register_error_handler(HTTPException, other_error)
+
+
+def other_error(exc: HTTPException) -> Response | HTTPException:
+    """An HTTP error without a page of its own: plain text under /voice/, else as it was."""
+    if not request.path.startswith(VOICE_PREFIX):
+        return exc
+    response = exc.get_response()  # keeps its headers (a 405's Allow)
+    response.set_data(exc.name)
+    response.mimetype = "text/plain"
+    return Response(response.get_data(), status=response.status_code, headers=response.headers)
 
 
 def error_page(exc: HTTPException) -> Response:
