@@ -81,3 +81,14 @@ def test_another_agencys_recording_is_a_404_whatever_the_range(rapp: Flask, repo
         assert got.status_code == 404 and b"RIFF" not in got.data, headers
     assert not audit_entries(rapp, "recording.play")
     assert len(audit_entries(rapp, "report.denied")) == 3
+
+
+def test_a_made_up_recording_sid_longer_than_the_audit_column_is_an_audited_404(
+    rapp: Flask, report_id: int, ann: Browser
+) -> None:
+    # The audit entry's target_id holds 128 characters (PostgreSQL enforces it).
+    for made_up in ("RE" + "f" * 300, "x" * 2000):
+        got = ann.get(f"/reports/{report_id}/recordings/{made_up}/audio")
+        assert got.status_code == 404, got.status_code
+    denied = audit_entries(rapp, "report.denied")
+    assert len(denied) == 2 and all(e.target_id is not None and len(e.target_id) <= 128 for e in denied)
