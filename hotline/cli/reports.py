@@ -24,7 +24,8 @@ MAX_REPORT_ID = 2**31 - 1
 def find_report(ref: str) -> Report:
     """Find a report by number (42) or reference (R-2026-00042)."""
     digits = ref.rsplit("-", 1)[-1]
-    if not digits.isdigit():
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+    if not (digits.isascii() and digits.isdigit()):
         raise click.BadParameter(f"{ref!r} is not a report number or reference like R-2026-00042")
     # A number past the id column's range names nothing (handed to the database it fails).
     report = db.session.get(Report, int(digits)) if int(digits) <= MAX_REPORT_ID else None

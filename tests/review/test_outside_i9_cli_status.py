@@ -62,3 +62,12 @@ def test_a_report_number_too_large_for_the_database_is_a_clear_error(app: Flask)
         )
         assert result.exit_code == 2, (ref, result.output, result.exception)
         assert "no report" in result.output
+
+
+def test_a_reference_in_other_digits_is_a_clear_error(app: Flask) -> None:
+    create_account(app, "ann@riverbend.example.org", "investigator", ("riverbend_sd",))
+    for ref in ("²", "R-2026-²", "١"):
+        result = app.test_cli_runner().invoke(
+            args=["reports", "status", ref, "investigating", "--user", "ann@riverbend.example.org"]
+        )
+        assert result.exit_code == 2, (ref, result.output, result.exception)
