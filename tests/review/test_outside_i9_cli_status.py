@@ -4,12 +4,15 @@ for the database is a clear error, not a traceback."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Flask
 from sqlalchemy import select
 
 from hotline.auth.models import AuditEntry
 from hotline.extensions import db
-from hotline.models import Event, Report
+from hotline.models import Event, Report, utcnow
+from hotline.pipeline.assign import due_assignments
 from tests.auth.conftest import create_account
 from tests.review.conftest import add_report
 
@@ -71,3 +74,28 @@ def test_a_reference_in_other_digits_is_a_clear_error(app: Flask) -> None:
             args=["reports", "status", ref, "investigating", "--user", "ann@riverbend.example.org"]
         )
         assert result.exit_code == 2, (ref, result.output, result.exception)
+
+
+def _overdue(app: Flask) -> set[int]:
+    with app.app_context():
+        return {a.report_id for a in due_assignments(db.session, utcnow() + timedelta(days=30))}
+
+
+def test_closing_or_acknowledging_from_the_terminal_stops_escalation(app: Flask) -> None:
+    create_account(app, "ann@riverbend.example.org", "investigator", ("riverbend_sd",))
+    closed = add_report(app, ["riverbend_sd"], due_in=-timedelta(minutes=5))
+    acked = add_report(app, ["riverbend_sd"], due_in=-timedelta(minutes=5))
+    moved_back = add_report(app, ["riverbend_sd"], due_in=-timedelta(minutes=5))
+    assert {closed, acked, moved_back} <= _overdue(app)
+    runner = app.test_cli_runner()
+    user = ["--user", "ann@riverbend.example.org"]
+    done = runner.invoke(args=["reports", "status", str(closed), "closed", "--disposition", "prank", *user])
+    assert done.exit_code == 0, done.output
+    assert runner.invoke(args=["reports", "ack", str(acked), *user]).exit_code == 0
+    # A move back to "new" acknowledges nothing: it still escalates.
+    assert runner.invoke(args=["reports", "status", str(moved_back), "new", *user]).exit_code == 0
+    overdue = _overdue(app)
+    assert closed not in overdue and acked not in overdue and moved_back in overdue
+    with app.app_context():
+        report = db.session.get(Report, closed)
+        assert report is not None and (report.status, report.disposition) == ("closed", "prank")
