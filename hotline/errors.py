@@ -13,6 +13,8 @@ import logging
 from flask import Flask, Response, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from hotline.extensions import db
+
 log = logging.getLogger(__name__)
 
 VOICE_PREFIX = "/voice/"
@@ -33,6 +35,26 @@ def init_errors(app: Flask) -> None:
     """Register the error pages on the app (after the voice blueprint's own handler)."""
     for code in PAGES:
         app.register_error_handler(code, error_page)
+    # Any other HTTP error (405 for a webhook fetched with GET, say) keeps Werkzeug's answer,
+    # except under the voice prefix, where it must not be an HTML page either.
+    app.register_error_handler(HTTPException, other_error)
+
+
+def _roll_back() -> None:
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - the database may be what failed; the page falls back
+        log.warning("rollback before the error page failed")
+
+
+def other_error(exc: HTTPException) -> Response | HTTPException:
+    """An HTTP error without a page of its own: plain text under /voice/, else as it was."""
+    if not request.path.startswith(VOICE_PREFIX):
+        return exc
+    response = exc.get_response()  # keeps its headers (a 405's Allow)
+    response.set_data(exc.name)
+    response.mimetype = "text/plain"
+    return Response(response.get_data(), status=response.status_code, headers=response.headers)
 
 
 def error_page(exc: HTTPException) -> Response:
@@ -41,6 +63,10 @@ def error_page(exc: HTTPException) -> Response:
     title, message = PAGES.get(code, PAGES[500])
     if request.path.startswith(VOICE_PREFIX):
         return Response(title, status=code, mimetype="text/plain")
+    if code >= 500:
+        # The fault may have left the session's transaction failed; the layout reads the
+        # signed-in user through it, so start afresh rather than fall back to bare text.
+        _roll_back()
     try:
         body = render_template("errors/error.html", title=title, message=message, code=code)
     except Exception:  # the failure may be in what the layout needs

@@ -17,13 +17,18 @@ from hotline.pipeline.assign import acknowledge
 from hotline.reports.export import iter_reports
 from hotline.reports.transcripts import read_transcript
 
+# Report ids are INTEGER columns: 32-bit on PostgreSQL (hotline.review.access.MAX_ID).
+MAX_REPORT_ID = 2**31 - 1
+
 
 def find_report(ref: str) -> Report:
     """Find a report by number (42) or reference (R-2026-00042)."""
     digits = ref.rsplit("-", 1)[-1]
-    if not digits.isdigit():
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+    if not (digits.isascii() and digits.isdigit()):
         raise click.BadParameter(f"{ref!r} is not a report number or reference like R-2026-00042")
-    report = db.session.get(Report, int(digits))
+    # A number past the id column's range names nothing (handed to the database it fails).
+    report = db.session.get(Report, int(digits)) if int(digits) <= MAX_REPORT_ID else None
     if report is None or (ref.startswith("R-") and report.reference != ref):
         raise click.BadParameter(f"no report {ref}")
     return report
@@ -150,6 +155,17 @@ def status_command(report_ref: str, new_status: str, email: str, disposition: st
         change = status.change_status(db.session, report, new_status, by=user, disposition=disposition)
     except status.StatusError as exc:
         db.session.rollback()
+        if not status.user_agencies_of(db.session, user, report.id):
+            # A report out of the user's reach: audited as the review app audits one.
+            audit.append(
+                db.session,
+                "report.denied",
+                user=user,
+                target_type="report",
+                target_id=report.id,
+                detail={"via": "cli", "command": "reports status", "reason": "not_assigned"},
+            )
+            db.session.commit()
         raise click.ClickException(str(exc)) from exc
     if change is None:
         click.echo(f"{report.reference} is already {report.status}; nothing changed")

@@ -46,7 +46,8 @@ def _prompt_shape(raw: Any) -> Any:
 
 def _in_every_language(texts: dict[str, str], info: ValidationInfo) -> dict[str, str]:
     languages = (info.context or {}).get("languages", ())
-    missing = [code for code in languages if not texts.get(code)]
+    # str(): a language key YAML read as something else (`no:` is false) is named, not a crash.
+    missing = [str(code) for code in languages if not texts.get(code)]
     if missing:
         raise ValueError(f"missing prompt for language {', '.join(missing)}")
     return texts

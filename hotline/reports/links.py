@@ -35,10 +35,13 @@ def find_by_reference(session: Session, entered: str) -> Lookup:
     match = _REFERENCE.match(entered)
     if match is None:
         return Lookup(None, None)
-    other = session.get(Report, int(match.group(2)))
+    # int() reads any script's digits ("٤٢", "４２"): the number is kept in ASCII, so the
+    # audit entry of a refused reference names the id an audit search looks for.
+    number = int(match.group(2))
+    other = session.get(Report, number)
     if other is not None and match.group(1) and int(match.group(1)) != other.created_at.year:
         other = None
-    return Lookup(match.group(2), other)
+    return Lookup(str(number), other)
 
 
 def link(session: Session, report: Report, other: Report, *, by: User) -> bool:

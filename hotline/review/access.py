@@ -75,7 +75,8 @@ def deny(user: User, target_type: str, target_id: str | int, reason: str) -> NoR
         "report.denied",
         user=user,
         target_type=target_type,
-        target_id=target_id,
+        # The column holds 128 characters; a made-up id in a URL (a recording sid) may be longer.
+        target_id=str(target_id)[:128],
         detail={"path": request.path, "method": request.method, "reason": reason},
     )
     db.session.commit()

@@ -43,7 +43,8 @@ def _account_check(check: Callable[[Any], Any]) -> Callable[[Any, Any], None]:
 
     def validate(form: Any, field: Any) -> None:
         try:
-            check(field.data)
+            # A field not sent is None: checked as the empty text the views used to read.
+            check(field.data if field.data is not None else "")
         except AccountError as exc:
             raise ValidationError(sentence(exc)) from exc
 

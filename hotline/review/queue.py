@@ -161,7 +161,8 @@ def query_page(user: User, filters: Filters) -> tuple[list[Row], bool]:
         query = query.where(cast(Report.categories, String).like(f'%"{filters.category}"%'))
     if filters.date_from:
         query = query.where(Report.created_at >= datetime.combine(filters.date_from, datetime.min.time()))
-    if filters.date_to:
+    # The last day a date can name has no day after it to end on (and nothing is after it).
+    if filters.date_to and filters.date_to < date.max:
         end = datetime.combine(filters.date_to + timedelta(days=1), datetime.min.time())
         query = query.where(Report.created_at < end)
     reports = list(db.session.scalars(by_rank(query, filters)))
