@@ -1,5 +1,15 @@
 """Entry point: `flask --app app ...` and `gunicorn app:app`."""
 
-from hotline import create_app
+import sys
 
-app = create_app()
+from hotline import create_app
+from hotline.flows.loader import FlowError
+from hotline.settings import SettingsError
+
+try:
+    app = create_app()
+except (SettingsError, FlowError) as exc:
+    # A configuration or flow mistake is the operator's to fix: say what it is, one line per
+    # problem, and stop (gunicorn, the worker and `flask ...` alike) without a traceback.
+    print(f"hotline cannot start: {exc}", file=sys.stderr)
+    raise SystemExit(1) from None

@@ -44,12 +44,6 @@ def test_flows_check_lists_the_bad_flow_instead_of_crashing(tmp_path: Path) -> N
     assert len(errors) == 1 and errors[0].startswith(f"{tmp_path / 'norsk.yaml'}: ")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="create_app loads every hotline's flow and raises FlowError, so `flask flows check` (which needs "
-    "the app) cannot run when a hotline's own flow is broken: the operator gets Flask's import traceback "
-    "instead of the check's one-line-per-problem report (older than issue 9)",
-)
 def test_flows_check_reports_a_broken_hotline_flow_without_a_traceback(tmp_path: Path) -> None:
     flows = tmp_path / "ivr_flows"
     flows.mkdir()
