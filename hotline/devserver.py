@@ -12,11 +12,18 @@ from urllib.parse import urlparse
 
 from hotline.cli.database import upgrade
 from hotline.embedded_redis import ensure_embedded_redis, stop_embedded_redis
-from hotline.settings import load_settings
+from hotline.flows.loader import FlowError, load_hotline_flows
+from hotline.settings import SettingsError, load_settings
 
 
 def main() -> int:
-    settings = load_settings()
+    try:
+        settings = load_settings()
+        # The flows too, before anything starts: a broken one would only show in the children.
+        load_hotline_flows(Path(settings.flows_dir), settings.hotlines)
+    except (SettingsError, FlowError) as exc:
+        print(f"hotline cannot start: {exc}", file=sys.stderr)
+        return 1
     instance = Path(settings.instance_path)
     env = dict(os.environ)
     embedded = settings.redis_url == "embedded"
