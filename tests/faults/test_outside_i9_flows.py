@@ -44,16 +44,20 @@ def test_flows_check_lists_the_bad_flow_instead_of_crashing(tmp_path: Path) -> N
     assert len(errors) == 1 and errors[0].startswith(f"{tmp_path / 'norsk.yaml'}: ")
 
 
-def test_flows_check_reports_a_broken_hotline_flow_without_a_traceback(tmp_path: Path) -> None:
+def broken_prea_flow(tmp_path: Path) -> Path:
+    """Copy config.yaml and the flows into tmp_path with PREA's flow broken; return that flow."""
     flows = tmp_path / "ivr_flows"
     flows.mkdir()
     for path in (ROOT / "ivr_flows").glob("*.yaml"):
         (flows / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
-    (flows / "prea.yaml").write_text(
-        (flows / "prea.yaml").read_text(encoding="utf-8").replace("type: hangup", "type: hangupp"), encoding="utf-8"
-    )
-    config = (ROOT / "config.yaml").read_text(encoding="utf-8")
-    (tmp_path / "config.yaml").write_text(config, encoding="utf-8")
+    prea = flows / "prea.yaml"
+    prea.write_text(prea.read_text(encoding="utf-8").replace("type: hangup", "type: hangupp"), encoding="utf-8")
+    (tmp_path / "config.yaml").write_text((ROOT / "config.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    return prea
+
+
+def test_flows_check_reports_a_broken_hotline_flow_without_a_traceback(tmp_path: Path) -> None:
+    broken_prea_flow(tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HOTLINE_", "FLASK_", "DATABASE_URL"))}
     env.update(HOTLINE_CONFIG=str(tmp_path / "config.yaml"), FLASK_APP=str(ROOT / "app.py"))
     done = subprocess.run(
@@ -68,3 +72,24 @@ def test_flows_check_reports_a_broken_hotline_flow_without_a_traceback(tmp_path:
     assert done.returncode == 1
     assert "prea.yaml: step 'thanks': unknown step type 'hangupp'" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
+
+
+def test_make_run_refuses_a_broken_flow_with_one_line(tmp_path: Path) -> None:
+    # Before anything starts: no Redis, no database, one line naming the file and step.
+    prea = broken_prea_flow(tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HOTLINE_", "FLASK_", "DATABASE_URL", "REDIS_URL"))}
+    env.update(HOTLINE_CONFIG=str(tmp_path / "config.yaml"), HOTLINE_INSTANCE_PATH=str(tmp_path / "instance"))
+    done = subprocess.run(
+        [sys.executable, "-m", "hotline.devserver"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert f"hotline cannot start: {prea}: step 'thanks': unknown step type 'hangupp'" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    assert not (tmp_path / "instance" / "redis").exists()
+    assert not (tmp_path / "instance" / "hotline.db").exists()

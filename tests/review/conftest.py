@@ -19,7 +19,7 @@ from werkzeug.test import TestResponse
 from hotline.auth import totp
 from hotline.auth.models import AuditEntry
 from hotline.extensions import db, runtime
-from hotline.models import Assignment, Report, utcnow
+from hotline.models import Assignment, Recording, Report, utcnow
 from hotline.pipeline.assign import deadline
 from tests.auth.conftest import Account, Clock, create_account, sign_in
 
@@ -154,3 +154,17 @@ def audit_entries(app: Flask, action: str | None = None) -> list[AuditEntry]:
         for row in rows:
             db.session.expunge(row)
         return rows
+
+
+@pytest.fixture
+def ann(login: Login) -> Browser:
+    """Ann, an investigator of the Riverbend school district, signed in."""
+    return login("ann@riverbend.example.org")
+
+
+def first_audio_url(app: Flask, report_id: int) -> tuple[str, str]:
+    """The audio URL of a report's first recording, and that recording's sid."""
+    with app.app_context():
+        rec = db.session.scalars(select(Recording).where(Recording.report_id == report_id).order_by(Recording.id))
+        sid = next(iter(rec)).recording_sid
+    return f"/reports/{report_id}/recordings/{sid}/audio", sid

@@ -2,33 +2,17 @@
 
 from __future__ import annotations
 
-import pytest
 from flask import Flask
-from sqlalchemy import select
 
-from hotline.extensions import db
-from hotline.models import Recording
 from tests.pipeline.conftest import UTTERANCES
-from tests.review.conftest import Browser, Login, audit_entries
-
-
-def _audio_url(app: Flask, report_id: int) -> tuple[str, str]:
-    with app.app_context():
-        rec = db.session.scalars(select(Recording).where(Recording.report_id == report_id).order_by(Recording.id))
-        sid = next(iter(rec)).recording_sid
-    return f"/reports/{report_id}/recordings/{sid}/audio", sid
-
-
-@pytest.fixture
-def ann(login: Login) -> Browser:
-    return login("ann@riverbend.example.org")
+from tests.review.conftest import Browser, audit_entries, first_audio_url
 
 
 def test_ranges_we_may_ignore_get_the_whole_file_and_past_the_end_is_416(
     rapp: Flask, report_id: int, ann: Browser
 ) -> None:
     audio = (UTTERANCES / "u01.wav").read_bytes()
-    url, sid = _audio_url(rapp, report_id)
+    url, sid = first_audio_url(rapp, report_id)
     # Several ranges, another unit, a malformed header: RFC 9110 lets us send it all.
     for header in ("bytes=0-9,20-29", "items=0-9", "bytes=nonsense"):
         got = ann.get(url, headers={"Range": header})
@@ -50,7 +34,7 @@ def test_ranges_we_may_ignore_get_the_whole_file_and_past_the_end_is_416(
 
 
 def test_a_download_past_the_end_is_still_audited(rapp: Flask, report_id: int, ann: Browser) -> None:
-    url, _ = _audio_url(rapp, report_id)
+    url, _ = first_audio_url(rapp, report_id)
     got = ann.get(url + "?download=1", headers={"Range": "bytes=999999999-"})
     assert got.status_code == 416
     assert len(audit_entries(rapp, "recording.download")) == 1

@@ -4,14 +4,10 @@ copy, or an unaudited playback."""
 
 from __future__ import annotations
 
-import pytest
 from flask import Flask
-from sqlalchemy import select
 
-from hotline.extensions import db
-from hotline.models import Recording
 from tests.pipeline.conftest import UTTERANCES
-from tests.review.conftest import Browser, Login, audit_entries
+from tests.review.conftest import Browser, Login, audit_entries, first_audio_url
 
 HEADERS = [
     {"Range": "bytes=-0"},
@@ -37,21 +33,9 @@ HEADERS = [
 ]
 
 
-def _audio_url(app: Flask, report_id: int) -> tuple[str, str]:
-    with app.app_context():
-        rec = db.session.scalars(select(Recording).where(Recording.report_id == report_id).order_by(Recording.id))
-        sid = next(iter(rec)).recording_sid
-    return f"/reports/{report_id}/recordings/{sid}/audio", sid
-
-
-@pytest.fixture
-def ann(login: Login) -> Browser:
-    return login("ann@riverbend.example.org")
-
-
 def test_odd_ranges_and_conditional_headers(rapp: Flask, report_id: int, ann: Browser) -> None:
     audio = (UTTERANCES / "u01.wav").read_bytes()
-    url, sid = _audio_url(rapp, report_id)
+    url, sid = first_audio_url(rapp, report_id)
     for headers in HEADERS:
         for method in ("GET", "HEAD"):
             got = ann.client.open(url, method=method, headers=headers)
@@ -65,7 +49,7 @@ def test_odd_ranges_and_conditional_headers(rapp: Flask, report_id: int, ann: Br
 
 
 def test_each_download_is_audited_whatever_its_conditional_headers(rapp: Flask, report_id: int, ann: Browser) -> None:
-    url, _sid = _audio_url(rapp, report_id)
+    url, _sid = first_audio_url(rapp, report_id)
     for headers in HEADERS:
         got = ann.get(url + "?download=1", headers=headers)
         assert got.status_code in (200, 206, 416), (headers, got.status_code)
@@ -75,7 +59,7 @@ def test_each_download_is_audited_whatever_its_conditional_headers(rapp: Flask, 
 
 def test_another_agencys_recording_is_a_404_whatever_the_range(rapp: Flask, report_id: int, login: Login) -> None:
     zed = login("zed@southcounty.example.org", "investigator", ("south_county_sd",))
-    url, _sid = _audio_url(rapp, report_id)
+    url, _sid = first_audio_url(rapp, report_id)
     for headers in ({"Range": "bytes=0-9"}, {"If-None-Match": "*"}, {"Range": "bytes=99999999-"}):
         got = zed.get(url, headers=headers)
         assert got.status_code == 404 and b"RIFF" not in got.data, headers

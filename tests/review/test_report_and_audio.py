@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
 from flask import Flask
 from sqlalchemy import select
 
@@ -28,11 +27,6 @@ def _recordings(app: Flask, report_id: int) -> list[Recording]:
 
 def _audio_url(report_id: int, rec: Recording) -> str:
     return f"/reports/{report_id}/recordings/{rec.recording_sid}/audio"
-
-
-@pytest.fixture
-def ann(login: Login) -> Browser:
-    return login("ann@riverbend.example.org")
 
 
 def test_the_page_shows_prompts_audio_transcripts_and_keypad(rapp: Flask, report_id: int, ann: Browser) -> None:
