@@ -11,6 +11,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from hotline.crypto.columns import SealedJSON, SealedPending, SealedText
 from hotline.states import (
     CallStatus,
+    Channel,
     FetchState,
     NotificationStatus,
     RecordingStatus,
@@ -55,6 +56,14 @@ class Report(Base):
     assignee: Mapped[str | None] = mapped_column(String(254))
     disposition: Mapped[str | None] = mapped_column(String(32))
     closed_at: Mapped[datetime | None]
+    # "phone" or "web" (hotline.states.Channel).
+    channel: Mapped[str] = mapped_column(String(8), default=Channel.PHONE.value)
+    # A web tip's written answers, question key -> text (a call's are recordings). Sealed; None on calls.
+    written: Mapped[dict[str, Any] | None] = mapped_column(SealedJSON("reports", "written"))
+    # Follow-up by tip number and PIN is refused until then (five wrong PINs in 24 hours).
+    followup_locked_until: Mapped[datetime | None]
+    # When the tipster last added information (a call back, a web reply): the queue sorts on it.
+    tipster_added_at: Mapped[datetime | None]
 
     recordings: Mapped[list[Recording]] = relationship(back_populates="report", order_by="Recording.id", lazy="raise")
     events: Mapped[list[Event]] = relationship(order_by="Event.id", lazy="raise")
@@ -167,16 +176,25 @@ class Assignment(Base):
     # 0 = first notice; each escalation moves one contact down the agency's chain.
     level: Mapped[int] = mapped_column(default=0)
     due_at: Mapped[datetime] = mapped_column(index=True)
+    # Each time the tipster adds information the agency is told again, as of a new report:
+    # a new round of notices (0 = the report itself), acknowledgement and escalation.
+    round: Mapped[int] = mapped_column(default=0)
+    # Set when the tipster added information this agency has not acknowledged yet.
+    tipster_news_at: Mapped[datetime | None]
 
 
 class Notification(Base):
     """One content-free message to one contact; unique so a retried job sends it once."""
 
     __tablename__ = "notifications"
-    __table_args__ = (UniqueConstraint("assignment_id", "level", "channel", "target"),)
+    __table_args__ = (
+        UniqueConstraint("assignment_id", "round", "level", "channel", "target", name="uq_notifications_once"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"), index=True)
+    # The assignment's round it belongs to (Assignment.round).
+    round: Mapped[int] = mapped_column(default=0)
     level: Mapped[int]
     channel: Mapped[str] = mapped_column(String(16))
     target: Mapped[str] = mapped_column(String(300))
@@ -212,3 +230,54 @@ class SystemAlert(Base):
     raised_at: Mapped[datetime] = mapped_column(default=utcnow)
     resolved_at: Mapped[datetime | None]
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class TipsterMessage(Base):
+    """A message between investigators and the anonymous tipster, either way. Body sealed.
+
+    To the tipster: written in the review app in a language of the flow, read by <Say> on a
+    call back (`heard_at`) or shown at /tip/check (`read_at`). From the tipster: a reply
+    typed at /tip/check. Only times are kept about the tipster, nothing that identifies them.
+    """
+
+    __tablename__ = "tipster_messages"
+    __table_args__ = (Index("ix_tipster_messages_report", "report_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"))
+    direction: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str] = mapped_column(String(8))
+    body: Mapped[str] = mapped_column(SealedText("tipster_messages", "body"))
+    # The investigator who wrote it, and for which of the report's agencies; None from the tipster.
+    author_email: Mapped[str | None] = mapped_column(String(254))
+    agency_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    heard_at: Mapped[datetime | None]
+    read_at: Mapped[datetime | None]
+
+
+class Attachment(Base):
+    """A file the tipster attached on the web: an image (re-encoded, metadata gone) or a PDF.
+
+    The bytes are encrypted in the blob store like audio; the name shown is made up here,
+    never the tipster's file name, which can carry a name or a place.
+    """
+
+    __tablename__ = "attachments"
+    __table_args__ = (Index("ix_attachments_report", "report_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"))
+    # The reply it came with; None for files sent with the tip itself.
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("tipster_messages.id"))
+    content_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    blob_key: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    shredded_at: Mapped[datetime | None]
+
+    @property
+    def filename(self) -> str:
+        extension = {"image/jpeg": "jpg", "image/png": "png", "application/pdf": "pdf"}.get(self.content_type, "bin")
+        return f"attachment-{self.id}.{extension}"

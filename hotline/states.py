@@ -180,8 +180,35 @@ class EventKind(StrEnum):
     LINKED = "linked"
     LEGAL_HOLD_PLACED = "legal_hold_placed"
     LEGAL_HOLD_LIFTED = "legal_hold_lifted"
+    # Two-way follow-up with the anonymous tipster (hotline.followup).
+    CALLED_BACK = "called_back"
+    CALLBACK_FAILED = "callback_failed"
+    CALLBACK_LOCKED = "callback_locked"
+    MESSAGES_HEARD = "messages_heard"
+    INFORMATION_ADDED = "information_added"
+    MESSAGE_WRITTEN = "message_written"
+    MESSAGES_READ = "messages_read"
+    TIPSTER_REPLIED = "tipster_replied"
+    WEB_TIP_RECEIVED = "web_tip_received"
+    ATTACHMENT_ADDED = "attachment_added"
+    ATTACHMENT_DOWNLOADED = "attachment_downloaded"
+    NEW_INFORMATION_NOTIFIED = "new_information_notified"
 
 
 def recording_event(status: str) -> EventKind:
     """The event of a recording's status (from Twilio) or of its giving up (dead, refused)."""
     return EventKind(f"recording_{status}")
+
+
+class Channel(StrEnum):
+    """How a report reached the hotline."""
+
+    PHONE = "phone"
+    WEB = "web"
+
+
+class MessageDirection(StrEnum):
+    """Which way a message between investigators and the anonymous tipster went."""
+
+    TO_TIPSTER = "to_tipster"
+    FROM_TIPSTER = "from_tipster"

@@ -120,7 +120,8 @@ class SealedJSON(_Sealed, TypeDecorator[Any]):
     The column stays JSON (a JSON string holding the envelope), so no table is rebuilt.
     """
 
-    impl = JSON
+    # None is SQL NULL, not the JSON text "null": a column left empty holds no sealed cell.
+    impl = JSON(none_as_null=True)
     cache_ok = True
 
     def __init__(self, table: str, column: str) -> None:

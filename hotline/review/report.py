@@ -166,7 +166,30 @@ EVENT_LABELS: dict[EventKind, Callable[[dict[str, Any]], str]] = {
     K.TRANSFER_ANSWERED: lambda d: "Transfer answered",
     K.NOTE_ADDED: lambda d: "Note added",
     K.CALL_NOTE_ADDED: lambda d: "Call note added",
+    K.CALLED_BACK: lambda d: "Caller called back" + (" (on the web)" if d.get("channel") == "web" else ""),
+    K.CALLBACK_FAILED: lambda d: (
+        "Follow-up refused: wrong PIN" + (" (on the web)" if d.get("channel") == "web" else "")
+    ),
+    K.CALLBACK_LOCKED: lambda d: f"Follow-up locked for 24 hours after {d.get('failures', 5)} wrong PINs",
+    K.MESSAGES_HEARD: lambda d: f"Caller heard {_count(d.get('count', 0), 'message')}",
+    K.INFORMATION_ADDED: lambda d: (
+        "Caller added information"
+        + (f" ({_count(d.get('recordings', 0), 'recording')})" if d.get("recordings") else "")
+        + (" on the web" if d.get("channel") == "web" else "")
+    ),
+    K.MESSAGE_WRITTEN: lambda d: f"Message to the tipster written by {d.get('by', '')}",
+    K.MESSAGES_READ: lambda d: f"Tipster read {_count(d.get('count', 0), 'message')} on the web",
+    K.TIPSTER_REPLIED: lambda d: "Tipster replied on the web",
+    K.WEB_TIP_RECEIVED: lambda d: "Tip received through the web form",
+    K.ATTACHMENT_ADDED: lambda d: f"Tipster attached {_count(d.get('count', 1), 'file')}",
+    K.ATTACHMENT_DOWNLOADED: lambda d: f"Attachment downloaded by {d.get('by', '')}",
+    K.NEW_INFORMATION_NOTIFIED: lambda d: "Agencies told of new information from the tipster",
 }
+
+
+def _count(n: object, noun: str) -> str:
+    number = n if isinstance(n, int) else 0
+    return f"{number} {noun}" + ("" if number == 1 else "s")
 
 
 def event_label(kind: str, detail: dict[str, Any]) -> str:
