@@ -35,3 +35,21 @@ def transcript_key(rec: StoredRecording) -> str:
 
 def transcript_aad(rec: StoredRecording) -> bytes:
     return f"transcript:{rec.recording_sid}".encode()
+
+
+class StoredAttachment(Protocol):
+    """What naming needs of a web tipster's attachment (a `hotline.models.Attachment` row)."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def report_id(self) -> int: ...
+
+
+def attachment_key(att: StoredAttachment) -> str:
+    return f"attachments/{att.report_id}/{att.id}.bin"
+
+
+def attachment_aad(att: StoredAttachment) -> bytes:
+    return f"attachment:{att.report_id}:{att.id}".encode()
