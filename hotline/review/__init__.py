@@ -19,12 +19,24 @@ from hotline.review import models as models
 bp = Blueprint("review", __name__)
 
 # The view modules register their routes on `bp` when imported, so they come after it.
-from hotline.review import access, actions, admin, audio, dispatch, queue, report, users  # noqa: E402
+from hotline.review import access, actions, admin, audio, dispatch, queue, report, tipster, users  # noqa: E402
 
 # Runs after the app's own before_request hooks, so the signed-in user is known.
 bp.before_request(access.ids_in_range)
 
-__all__ = ["access", "actions", "admin", "audio", "bp", "dispatch", "init_review", "queue", "report", "users"]
+__all__ = [
+    "access",
+    "actions",
+    "admin",
+    "audio",
+    "bp",
+    "dispatch",
+    "init_review",
+    "queue",
+    "report",
+    "tipster",
+    "users",
+]
 
 
 def init_review(app: Flask) -> None:

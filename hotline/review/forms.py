@@ -19,6 +19,7 @@ from hotline.auth import accounts
 from hotline.auth.accounts import AccountError
 from hotline.auth.forms import Form
 from hotline.extensions import runtime
+from hotline.followup import messages
 
 MAX_NOTE_CHARS = 10_000
 NO_AGENCY = "Tick at least one agency."
@@ -138,3 +139,30 @@ class HoldForm(Form):
 
     def place(self) -> bool:
         return self.text("hold") == "place"
+
+
+# ---- Messages to the anonymous tipster: errors shown on the report page, on their field ----
+
+# The languages a message can be written in, as the select offers them (hotline.followup.messages).
+MESSAGE_LANGUAGES = {"en": "English", "es": "Spanish"}
+MAX_MESSAGE_CHARS = messages.MAX_LENGTH
+MESSAGE_LENGTH = f"Write a message of 1 to {MAX_MESSAGE_CHARS} characters."
+
+
+def _one_newline(value: Any) -> Any:
+    """Browsers send a new line as CR LF but count it as one character against maxlength."""
+    return value.replace("\r\n", "\n").replace("\r", "\n") if isinstance(value, str) else value
+
+
+def _known_language(form: Any, field: Any) -> None:
+    if field.data not in MESSAGE_LANGUAGES:
+        raise ValidationError("Choose English or Spanish.")
+
+
+class TipsterMessageForm(Form):
+    body = StringField(
+        "Message to the tipster",
+        filters=[_one_newline, _strip],
+        validators=[DataRequired(MESSAGE_LENGTH), Length(max=MAX_MESSAGE_CHARS, message=MESSAGE_LENGTH)],
+    )
+    language = StringField("Language", filters=[_strip], validators=[_known_language])

@@ -16,13 +16,29 @@ from werkzeug.wrappers import Response
 from hotline.auth import audit, login_required
 from hotline.auth.models import User
 from hotline.extensions import db, runtime
-from hotline.models import Assignment, Call, Recording, Report, utcnow
+from hotline.followup import messages
+from hotline.models import Assignment, Attachment, Call, Recording, Report, TipsterMessage, utcnow
 from hotline.pipeline.assign import acknowledgement_due
 from hotline.reports.transcripts import read_transcript
 from hotline.review import bp
 from hotline.review.access import deny, report_or_404, signed_in, visible_clause
+from hotline.review.forms import MESSAGE_LANGUAGES, TipsterMessageForm
 from hotline.review.models import DISPOSITIONS, STATUSES, Note, ReportLink
-from hotline.states import SETTLED_FETCH, EventKind, FetchState, RecordingStatus, TranscriptState
+from hotline.states import (
+    SETTLED_FETCH,
+    Channel,
+    EventKind,
+    FetchState,
+    MessageDirection,
+    RecordingStatus,
+    TranscriptState,
+)
+
+CHANNELS = {Channel.PHONE.value: "Phone", Channel.WEB.value: "Web form"}
+NO_PIN = (
+    "The tipster chose no PIN: they can add information with the tip number, "
+    "but cannot hear or read messages, so none can be written."
+)
 
 
 @dataclass(frozen=True)
@@ -97,6 +113,78 @@ def _language(report: Report) -> str:
     if report.language is None:
         return "Not chosen"
     return line.flow.voice(report.language).label if line else report.language
+
+
+@dataclass(frozen=True)
+class ThreadItem:
+    """A message of the thread with the tipster, as the panel shows it."""
+
+    message: TipsterMessage
+    to_tipster: bool
+    language: str
+    agency: str
+    # "Waiting" / "Heard on the phone at ..." / "Read on the web at ..."; empty for replies.
+    state: str
+    state_at: datetime | None
+    attachments: list[Attachment]
+
+
+def _state(message: TipsterMessage) -> tuple[str, datetime | None]:
+    """Whether and how the tipster got a message; the first way they got it counts."""
+    got = [
+        (at, how) for at, how in ((message.heard_at, "Heard on the phone"), (message.read_at, "Read on the web")) if at
+    ]
+    if not got:
+        return "Waiting", None
+    at, how = min(got, key=lambda pair: pair[0])
+    return how, at
+
+
+def thread_items(report: Report, attachments: list[Attachment]) -> list[ThreadItem]:
+    """The report's messages both ways, oldest first, each reply with its attachments."""
+    by_message: dict[int, list[Attachment]] = {}
+    for att in attachments:
+        if att.message_id is not None:
+            by_message.setdefault(att.message_id, []).append(att)
+    names = agency_names()
+    items = []
+    for message in messages.thread(db.session, report.id):
+        to_tipster = message.direction == MessageDirection.TO_TIPSTER
+        state, at = _state(message) if to_tipster else ("", None)
+        items.append(
+            ThreadItem(
+                message=message,
+                to_tipster=to_tipster,
+                language=MESSAGE_LANGUAGES.get(message.language, message.language),
+                agency=names.get(message.agency_id, message.agency_id) if message.agency_id else "",
+                state=state,
+                state_at=at,
+                attachments=by_message.get(message.id, []),
+            )
+        )
+    return items
+
+
+def _written_label(report: Report, key: str) -> str:
+    """The question a web tip's written answer replies to, from the hotline's flow; else its key."""
+    line = runtime.get().lines.by_id(report.hotline_id)
+    if line is None:
+        return key
+    step = next((s for s in line.flow.steps.values() if (s.key or s.id) == key and s.prompt), None)
+    if step is None:
+        return key
+    language = report.language or line.flow.default_language
+    return step.prompt.get(language) or step.prompt.get(line.flow.default_language) or key
+
+
+def written_answers(report: Report) -> list[tuple[str, str, str]]:
+    """A web tip's written answers: (key, question, text), in the order they were given."""
+    return [(key, _written_label(report, key), str(text)) for key, text in (report.written or {}).items()]
+
+
+def message_language(report: Report) -> str:
+    """The language a new message defaults to: the report's, when the tipster can be told in it."""
+    return report.language if report.language in MESSAGE_LANGUAGES else "en"
 
 
 K = EventKind
@@ -265,8 +353,16 @@ def linked_reports(user: User, report: Report) -> list[Report]:
 @login_required
 def report(report_id: int) -> str:
     """The report page; the view itself is an audited event."""
+    html, _ = render_report(report_or_404(report_id))
+    return html
+
+
+def render_report(found: Report, message_form: TipsterMessageForm | None = None, status: int = 200) -> tuple[str, int]:
+    """Render a report the signed-in user may see, auditing the view, and commit.
+
+    message_form: the tipster-message form as it was sent, to show again with its errors.
+    """
     user = signed_in()
-    found = report_or_404(report_id)
     full = db.session.scalars(
         select(Report)
         .where(Report.id == found.id)
@@ -298,15 +394,29 @@ def report(report_id: int) -> str:
     call = db.session.scalar(select(Call).where(Call.report_id == full.id).limit(1))
     links = linked_reports(user, full)
     hotline = runtime.get().settings.hotline(full.hotline_id)
+    attachments = list(
+        db.session.scalars(select(Attachment).where(Attachment.report_id == full.id).order_by(Attachment.id))
+    )
+    if message_form is None:
+        message_form = TipsterMessageForm(formdata=None, data={"language": message_language(full)})
     audit.record("report.view", user=user, target_type="report", target_id=full.id)
     db.session.commit()
-    return render_template(
+    html = render_template(
         "review/report.html",
         report=full,
         hotline_name=(hotline.name.get("en") if hotline else None) or full.hotline_id,
+        channel=CHANNELS.get(full.channel, full.channel),
+        is_web=full.channel == Channel.WEB,
         questions=questions,
         keypad=_keypad(full),
         language=_language(full),
+        written=written_answers(full),
+        tip_attachments=[a for a in attachments if a.message_id is None],
+        thread=thread_items(full, attachments),
+        message_form=message_form,
+        message_languages=MESSAGE_LANGUAGES,
+        message_max=messages.MAX_LENGTH,
+        no_pin=NO_PIN if full.pin_hash is None else "",
         call=call,
         assignments=assignments,
         ack_due={a.id: acknowledgement_due(runtime.get().settings, a, full.urgency) for a in assignments},
@@ -320,6 +430,7 @@ def report(report_id: int) -> str:
         dispositions=DISPOSITIONS,
         is_admin=user.role == "admin",
     )
+    return html, status
 
 
 @bp.get("/reports/<int:report_id>/notes/<int:note_id>")

@@ -11,22 +11,41 @@ decrypt real ciphertext of real WAV files.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask
 
 from hotline.extensions import db, runtime
-from hotline.models import Assignment, Call, Event, Recording, Report, utcnow
+from hotline.followup import messages
+from hotline.models import Assignment, Attachment, Call, Event, Recording, Report, utcnow
 from hotline.pipeline.assign import deadline
 from hotline.pipeline.services import services_for
-from hotline.states import CallStatus, EventKind, FetchState, RecordingStatus, ReportStatus, TranscriptState, Urgency
+from hotline.security.pins import hash_pin
+from hotline.states import (
+    CallStatus,
+    Channel,
+    EventKind,
+    FetchState,
+    RecordingStatus,
+    ReportStatus,
+    TranscriptState,
+    Urgency,
+)
 
 # Where the recording jobs put a recording and its transcript, and what they bind them to.
-from hotline.storage.keys import audio_aad, audio_key, transcript_aad, transcript_key
+from hotline.storage.keys import (
+    attachment_aad,
+    attachment_key,
+    audio_aad,
+    audio_key,
+    transcript_aad,
+    transcript_key,
+)
 from tests.conftest import ACCOUNT_SID
 from tests.pipeline.conftest import UTTERANCES
 
@@ -201,3 +220,117 @@ def seed_report(
             )
         db.session.commit()
         return report.id
+
+
+# ---- Issue 10: follow-up with the tipster (PIN, messages both ways), web tips, attachments ----
+
+# The smallest valid PNG (1x1, one transparent pixel) and a one-page PDF: real file bytes.
+TINY_PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000185d9fa6f0000000049454e44ae426082"
+)
+TINY_PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+    b"2 0 obj<</Type/Pages/Count 0/Kids[]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+)
+
+
+def set_pin(app: Flask, report_id: int, pin: str = "4321") -> None:
+    """Give the report a follow-up PIN, hashed as the call flow stores it."""
+    with app.app_context():
+        report = db.session.get(Report, report_id)
+        assert report is not None
+        report.pin_hash = hash_pin(pin)
+        db.session.commit()
+
+
+def seed_web_report(
+    app: Flask,
+    written: dict[str, str],
+    *,
+    hotline: str = "safe_schools",
+    agencies: tuple[str, ...] = ("safe_schools_unit", "riverbend_sd"),
+    language: str = "en",
+    pin: str | None = "4321",
+) -> int:
+    """A web tip as the form and the pipeline leave it: written answers, classified, routed."""
+    settings = runtime.get(app).settings
+    with app.app_context():
+        now = utcnow()
+        report = Report(
+            hotline_id=hotline,
+            tip_number=str(next(_tips)),
+            status=ReportStatus.NEW,
+            urgency=Urgency.HIGH,
+            categories=["drugs"],
+            keypad={},
+            language=language,
+            channel=Channel.WEB,
+            written=written,
+            pin_hash=hash_pin(pin) if pin else None,
+            created_at=now - timedelta(minutes=2),
+            routed_at=now - timedelta(minutes=1),
+        )
+        db.session.add(report)
+        db.session.flush()
+        db.session.add(Event(report_id=report.id, kind=EventKind.WEB_TIP_RECEIVED, at=report.created_at, detail={}))
+        due = now + deadline(settings, Urgency.HIGH)
+        for agency in agencies:
+            db.session.add(Assignment(report_id=report.id, agency_id=agency, created_at=report.routed_at, due_at=due))
+        db.session.add(
+            Event(report_id=report.id, kind=EventKind.ROUTED, at=report.routed_at, detail={"agencies": list(agencies)})
+        )
+        db.session.commit()
+        return report.id
+
+
+def add_message(
+    app: Flask,
+    report_id: int,
+    body: str,
+    *,
+    from_tipster: bool = False,
+    language: str = "en",
+    author: str = "ann@riverbend.example.org",
+    agency: str = "riverbend_sd",
+    heard_at: datetime | None = None,
+    read_at: datetime | None = None,
+) -> int:
+    """A message of the thread, written through hotline.followup.messages; its id."""
+    with app.app_context():
+        if from_tipster:
+            message = messages.reply(db.session, report_id, body, language)
+        else:
+            message = messages.write(db.session, report_id, body, language, author_email=author, agency_id=agency)
+        message.heard_at, message.read_at = heard_at, read_at
+        db.session.commit()
+        return message.id
+
+
+def add_attachment(
+    app: Flask,
+    report_id: int,
+    data: bytes,
+    content_type: str,
+    *,
+    message_id: int | None = None,
+    shredded: bool = False,
+) -> int:
+    """A file the tipster sent, encrypted into the app's store under its key and AAD; its id."""
+    with app.app_context():
+        att = Attachment(
+            report_id=report_id,
+            message_id=message_id,
+            content_type=content_type,
+            size=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+        )
+        db.session.add(att)
+        db.session.flush()
+        if shredded:
+            att.shredded_at = utcnow()
+        else:
+            att.blob_key = attachment_key(att)
+            services_for(runtime.get(app).settings).store.put_and_verify(att.blob_key, data, attachment_aad(att))
+        db.session.commit()
+        return att.id
