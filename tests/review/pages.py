@@ -13,10 +13,12 @@ from sqlalchemy import select
 
 from hotline.auth.models import User
 from hotline.extensions import db
+from hotline.models import utcnow
 from hotline.review.models import Note
 from tests.auth.conftest import Clock, create_account, password_step, submit
 from tests.conftest import AUTH_TOKEN, SAFE_SCHOOLS, TwilioClient
 from tests.review.conftest import Login, add_report
+from tests.review.seed import TINY_PDF, TINY_PNG, add_attachment, add_message, seed_web_report, set_pin
 from tests.voice.driver import VoiceCall
 
 
@@ -132,4 +134,35 @@ def tour(app: Flask, login: Login, clock: Clock, report_id: int) -> dict[str, st
     finally:
         app.view_functions["auth.home"] = view
         app.config["PROPAGATE_EXCEPTIONS"] = propagate
+    return pages
+
+
+def tipster_tour(app: Flask, login: Login, report_id: int) -> dict[str, str]:
+    """Name -> HTML of the report page's follow-up states (issue 10): the thread in every state
+    with a reply and its files, a refused message on each field, no PIN, and a web tip."""
+    pages: dict[str, str] = {}
+    ann = login("ann@riverbend.example.org")
+    page = f"/reports/{report_id}"
+    pages["report-no-pin"] = _ok(ann.client, page)
+    set_pin(app, report_id)
+    now = utcnow()
+    add_message(app, report_id, "Was anyone hurt?", heard_at=now - timedelta(hours=2))
+    reply = add_message(app, report_id, "Nobody.\nHe left at noon <b>by car</b>.", from_tipster=True)
+    add_attachment(app, report_id, TINY_PNG, "image/png", message_id=reply)
+    add_attachment(app, report_id, TINY_PDF, "application/pdf", message_id=reply, shredded=True)
+    add_message(app, report_id, "¿Qué coche era?", language="es", read_at=now - timedelta(hours=1))
+    sent = ann.post(f"{page}/messages", {"body": "Thank you, we are on it.", "language": "en"}, form_page=page)
+    assert sent.status_code == 302, sent.status_code
+    pages["report-messages"] = _ok(ann.client, page)
+    empty = ann.post(f"{page}/messages", {"body": " ", "language": "en"}, form_page=page)
+    assert empty.status_code == 400, empty.status_code
+    pages["report-message-error"] = empty.get_data(as_text=True)
+    language = ann.post(f"{page}/messages", {"body": "x" * 501, "language": "fr"}, form_page=page)
+    assert language.status_code == 400, language.status_code
+    pages["report-message-errors"] = language.get_data(as_text=True)
+
+    web = seed_web_report(app, {"problem": "Pills sold behind the gym.", "where": "Gym door", "extra": "Mornings"})
+    add_attachment(app, web, TINY_PNG, "image/png")
+    add_attachment(app, web, TINY_PDF, "application/pdf", shredded=True)
+    pages["report-web"] = _ok(ann.client, f"/reports/{web}")
     return pages

@@ -13,7 +13,7 @@ from flask import Flask
 
 from tests.auth.conftest import Clock
 from tests.review.conftest import Login
-from tests.review.pages import tour
+from tests.review.pages import tipster_tour, tour
 
 
 def vnu_jar() -> Path:
@@ -43,6 +43,18 @@ def test_every_page_is_valid_html(rapp: Flask, login: Login, clock: Clock, repor
     assert len(pages) >= 25
     for name, html in pages.items():
         assert html.lstrip().lower().startswith("<!doctype html>"), name
+        (tmp_path / f"{name}.html").write_text(html, encoding="utf-8")
+    errors = validate(tmp_path)
+    assert errors == [], "\n".join(errors)
+
+
+@pytest.mark.slow
+def test_the_report_pages_follow_up_states_are_valid_html(
+    rapp: Flask, login: Login, report_id: int, tmp_path: Path
+) -> None:
+    pages = tipster_tour(rapp, login, report_id)
+    assert len(pages) == 5
+    for name, html in pages.items():
         (tmp_path / f"{name}.html").write_text(html, encoding="utf-8")
     errors = validate(tmp_path)
     assert errors == [], "\n".join(errors)

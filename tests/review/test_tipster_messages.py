@@ -93,7 +93,7 @@ def test_writing_a_message_is_audited_on_the_timeline_and_sealed(rapp: Flask, re
     html = ann.get(page).get_data(as_text=True)
     assert "Message saved." in html
     assert SECRET_WORDS in html
-    assert f"by {ann.account.email} (Riverbend School District), in Spanish" in html
+    assert f"by {ann.account.email} for Riverbend School District, in Spanish" in html
     assert "Waiting" in html
     assert f"Message to the tipster written by {ann.account.email}" in html  # the timeline
 
