@@ -31,7 +31,8 @@ _TIP = re.compile(r"^[0-9]{8}$")
 
 
 def _lang() -> str:
-    return language_of(request.values.get("lang"))
+    # From the URL only: every form posts to ?lang=, and reading the body may be what failed (413).
+    return language_of(request.args.get("lang"))
 
 
 def _page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
