@@ -32,7 +32,7 @@ _FORM_ROOM = 1024 * 1024
 class TipRequest(Request):
     """The app's request: /tip may send files (up to their limit), kept in memory only."""
 
-    @property  # type: ignore[override]
+    @property
     def max_content_length(self) -> int | None:
         if is_tip_path(self.path):
             from hotline.extensions import runtime
@@ -46,7 +46,10 @@ class TipRequest(Request):
         Request.max_content_length.fset(self, value)  # type: ignore[attr-defined]
 
     def _get_file_stream(
-        self, total_content_length: int | None, content_type: str | None, filename: str | None = None,
+        self,
+        total_content_length: int | None,
+        content_type: str | None,
+        filename: str | None = None,
         content_length: int | None = None,
     ) -> IO[bytes]:
         # Werkzeug spools uploads over 500 KB to a temporary file: a tipster's photo, in

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from flask import Flask, current_app, request
 from flask_limiter import Limiter
@@ -65,9 +66,8 @@ def init_limiter(app: Flask, settings: Settings) -> Limiter:
     return limiter
 
 
-def limited(
-    app: Flask, limiter: Limiter, endpoint: str, scope: str, limit: Callable[[], str]
-) -> None:
+def limited(app: Flask, limiter: Limiter, endpoint: str, scope: str, limit: Callable[[], str]) -> None:
     """Put a POST limit on one of the app's own view functions (views are shared, limiters are not)."""
     view = app.view_functions[endpoint]
-    app.view_functions[endpoint] = limiter.shared_limit(limit, scope=scope, methods=["POST"])(view)
+    wrapped: Any = limiter.shared_limit(limit, scope=scope, methods=["POST"])(view)
+    app.view_functions[endpoint] = wrapped

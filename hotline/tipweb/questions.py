@@ -10,6 +10,7 @@ hang-ups, the PIN (chosen on the page after filing) and the call-back branch.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from hotline.flows.model import Flow, Option, Step
@@ -129,11 +130,8 @@ def _spoken_options(prompt: str, language: str) -> dict[str, str]:
     return found
 
 
-def _text(texts: dict[str, str] | object, language: str, flow: Flow) -> str:
-    if not isinstance(texts, dict) and not hasattr(texts, "get"):
-        return ""
-    got = texts.get(language) or texts.get(flow.default_language) or ""  # type: ignore[attr-defined]
-    return str(got)
+def _text(texts: Mapping[str, str], language: str, flow: Flow) -> str:
+    return texts.get(language) or texts.get(flow.default_language) or ""
 
 
 def _choice_text(option: Option, spoken: dict[str, str], language: str, flow: Flow) -> str:

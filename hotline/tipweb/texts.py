@@ -36,7 +36,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "error_file_image": "{name} could not be read as an image.",
         "error_file_pixels": "{name} is too large an image (more than {pixels} million pixels).",
         "error_files_again": "Attach your files again: a browser does not keep them when a page comes back.",
-        "error_expired_form": "The page timed out before you sent it. Your answers are below: check them and send again.",
+        "error_expired_form": "The page timed out before you sent it. Your answers are below: check them "
+        "and send again.",
         "filed_title": "Thank you. Your tip was received.",
         "tip_number": "Your tip number",
         "tip_number_keep": "Write it down and keep it safe. With it and a PIN you can come back to read "

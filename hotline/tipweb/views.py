@@ -78,7 +78,9 @@ def index() -> tuple[str, int]:
     return _page("tip/index.html", lines=lines, switch=True)
 
 
-def _form_page(line: Line, lang: str, questions: list[Question], checked: forms.Checked, status: int) -> tuple[str, int]:
+def _form_page(
+    line: Line, lang: str, questions: list[Question], checked: forms.Checked, status: int
+) -> tuple[str, int]:
     limits = runtime.get().settings.web
     return _page(
         "tip/form.html",
@@ -119,9 +121,7 @@ def submit(hotline_id: str) -> tuple[str, int]:
     if request.form.get(forms.HONEYPOT_FIELD):
         # A bot filled the hidden field: it sees the usual page, and nothing is stored.
         return _filed_page(intake_tip=None, tip_number=_decoy_number(), lang=lang)
-    report = intake.file_tip(
-        db.session, services_of().store, line.config.id, lang, questions, answers, checked.files
-    )
+    report = intake.file_tip(db.session, services_of().store, line.config.id, lang, questions, answers, checked.files)
     db.session.commit()
     FINALIZE.enqueue(FINALIZE.id(report.id, Channel.WEB.value), report.id)
     return _filed_page(intake_tip=report, tip_number=report.tip_number, lang=lang)
@@ -134,8 +134,13 @@ def _decoy_number() -> str:
 
 
 def _filed_page(
-    *, intake_tip: Report | None, tip_number: str, lang: str, errors: dict[str, str] | None = None,
-    phrase: str | None = None, status: int = 200,
+    *,
+    intake_tip: Report | None,
+    tip_number: str,
+    lang: str,
+    errors: dict[str, str] | None = None,
+    phrase: str | None = None,
+    status: int = 200,
 ) -> tuple[str, int]:
     return _page(
         "tip/filed.html",
@@ -172,8 +177,12 @@ def set_pin() -> tuple[str, int]:
     if errors:
         db.session.rollback()
         return _filed_page(
-            intake_tip=report, tip_number=tip, lang=lang, errors=errors,
-            phrase=request.form.get("passphrase") or None, status=400,
+            intake_tip=report,
+            tip_number=tip,
+            lang=lang,
+            errors=errors,
+            phrase=request.form.get("passphrase") or None,
+            status=400,
         )
     # A decoy tip (the honeypot) has no report: it gets the same page.
     db.session.commit()

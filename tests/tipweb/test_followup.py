@@ -75,10 +75,17 @@ def test_messages_are_shown_once_new_and_marked_read(app: Flask, tipster: Tipste
     tip = tip_with_pin(tipster)
     report = the_report(app, tip)
     with app.app_context():
-        messages.write(db.session, report.id, "Which locker number?", "en", author_email="ann@x.example",
-                       agency_id="riverbend_sd")
-        messages.write(db.session, report.id, "¿Vio el arma usted mismo?", "es", author_email="ann@x.example",
-                       agency_id="riverbend_sd")
+        messages.write(
+            db.session, report.id, "Which locker number?", "en", author_email="ann@x.example", agency_id="riverbend_sd"
+        )
+        messages.write(
+            db.session,
+            report.id,
+            "¿Vio el arma usted mismo?",
+            "es",
+            author_email="ann@x.example",
+            agency_id="riverbend_sd",
+        )
         db.session.commit()
     status, page = check(tipster, tip, PIN)
     assert status == 200
@@ -101,15 +108,16 @@ def test_a_reply_lands_on_the_same_report(app: Flask, tipster: Tipster) -> None:
     with app.app_context():
         db.session.add(Assignment(report_id=report.id, agency_id="riverbend_sd", due_at=utcnow()))
         db.session.commit()
-    status, page = check(tipster, tip, PIN)
-    assert status == 200
+    assert check(tipster, tip, PIN)[0] == 200
     sent = tipster.post("/tip/check/reply", {"body": "Locker 214, by the gym."}, token=True)
     assert sent.status_code == 200
     assert "Thank you. What you added was received." in sent.get_data(as_text=True)
     with app.app_context():
         assert len(list(db.session.scalars(select(Report)))) == 1
         replies = list(db.session.scalars(select(TipsterMessage).where(TipsterMessage.report_id == report.id)))
-        assert [(m.direction, m.body, m.author_email) for m in replies] == [("from_tipster", "Locker 214, by the gym.", None)]
+        assert [(m.direction, m.body, m.author_email) for m in replies] == [
+            ("from_tipster", "Locker 214, by the gym.", None)
+        ]
         assignment = db.session.scalar(select(Assignment).where(Assignment.report_id == report.id))
         assert assignment is not None and assignment.tipster_news_at is not None
         assert db.session.get(Report, report.id).tipster_added_at is not None  # type: ignore[union-attr]
@@ -144,6 +152,6 @@ def test_status_sentence_only(app: Flask, tipster: Tipster) -> None:
         assert row is not None
         row.status, row.assignee = "closed", "ann@x.example"
         db.session.commit()
-    status, page = check(tipster, tip, PIN)
+    _status, page = check(tipster, tip, PIN)
     assert "Your report has been closed. Thank you." in page
     assert "ann@x.example" not in page and "critical" not in page and "weapons" not in page

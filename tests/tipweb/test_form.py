@@ -96,22 +96,36 @@ def test_form_has_a_field_for_every_question_of_the_flow(
 
 def test_shipped_flows_as_expected() -> None:
     """The shipped flows' questions, spelled out: what each form asks."""
-    from hotline.settings import load_settings
     from hotline.hotlines import Lines
+    from hotline.settings import load_settings
     from tests.conftest import ROOT
 
-    settings = load_settings(ROOT / "config.yaml", environ={}, overrides={"secret_key": "x", "master_key": b"k" * 32,
-                             "twilio_auth_token": "t", "audit_key": "a" * 40})
+    settings = load_settings(
+        ROOT / "config.yaml",
+        environ={},
+        overrides={"secret_key": "x", "master_key": b"k" * 32, "twilio_auth_token": "t", "audit_key": "a" * 40},
+    )
     lines = Lines(settings)
     schools = {q.key: q.kind for q in questions_of(lines.by_id("safe_schools").flow, "en")}  # type: ignore[union-attr]
     assert schools == {
-        "topic": "choice", "problem": "text", "where": "text", "who": "text", "when": "text", "vehicle": "text",
+        "topic": "choice",
+        "problem": "text",
+        "where": "text",
+        "who": "text",
+        "when": "text",
+        "vehicle": "text",
         "district": "choice",
     }
     prea = {q.key: q.kind for q in questions_of(lines.by_id("prea").flow, "es")}  # type: ignore[union-attr]
     assert prea == {
-        "caller_type": "choice", "anonymous": "choice", "contact": "text", "offender": "text",
-        "inmate_number": "digits", "facility": "choice", "when": "text", "summary": "text",
+        "caller_type": "choice",
+        "anonymous": "choice",
+        "contact": "text",
+        "offender": "text",
+        "inmate_number": "digits",
+        "facility": "choice",
+        "when": "text",
+        "summary": "text",
     }
 
 

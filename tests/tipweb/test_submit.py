@@ -61,16 +61,25 @@ def test_spanish_tip_keeps_its_language_and_menu_urgency(app: Flask, tipster: Ti
     tipster.get("/tip/prea?lang=es")
     response = tipster.post(
         "/tip/prea?lang=es",
-        {"caller_type": "family_or_friend", "anonymous": "yes", "summary": "Un guardia acosa a mi hermano.",
-         "inmate_number": "4455", "facility": "justice_center"},
+        {
+            "caller_type": "family_or_friend",
+            "anonymous": "yes",
+            "summary": "Un guardia acosa a mi hermano.",
+            "inmate_number": "4455",
+            "facility": "justice_center",
+        },
     )
     assert response.status_code == 200
     assert '<html lang="es">' in response.get_data(as_text=True)
     report = the_report(app, tip_number_in(response))
     assert report.language == "es" and report.hotline_id == "prea"
     assert report.urgency == "high" and report.categories == ["sexual_abuse"]
-    assert report.keypad == {"caller_type": "family_or_friend", "anonymous": "yes", "inmate_number": "4455",
-                             "facility": "justice_center"}
+    assert report.keypad == {
+        "caller_type": "family_or_friend",
+        "anonymous": "yes",
+        "inmate_number": "4455",
+        "facility": "justice_center",
+    }
 
 
 def test_errors_are_tied_to_fields_and_nothing_typed_is_lost(app: Flask, tipster: Tipster) -> None:
@@ -133,4 +142,3 @@ def test_passphrase_is_normalized_and_opens_the_tip(app: Flask, tipster: Tipster
     opened = tipster.post("/tip/check", {"tip": tip, "secret": typed})
     assert opened.status_code == 200, opened.get_data(as_text=True)[:3000]
     assert "Messages from the investigators" in opened.get_data(as_text=True)
-
