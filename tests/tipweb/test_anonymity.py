@@ -139,13 +139,13 @@ def test_werkzeug_request_log_leaves_out_tip_clients(
     app = create_app(settings)
     caplog.set_level(logging.INFO, logger="werkzeug")
     with LiveServer(app, port) as server:
-        for path in ("/tip", "/tip/safe_schools?lang=es", "/tip/check", "/login"):
+        for path in ("/tip", "/tip/safe_schools?lang=es", "/tip/check", "/static/tip.css", "/login"):
             assert requests.get(server.url + path, headers={"User-Agent": AGENT, "Referer": REFERRER}, timeout=10).ok
     db.dispose()
     lines = [r.getMessage() for r in caplog.records if r.name == "werkzeug" and '"GET ' in r.getMessage()]
-    tip_lines = [line for line in lines if '"GET /tip' in line]
+    tip_lines = [line for line in lines if '"GET /tip' in line or '"GET /static' in line]
     print("\n".join(lines))
-    assert len(tip_lines) == 3
+    assert len(tip_lines) == 4
     for line in tip_lines:
         assert line.startswith("- - - [") and "127.0.0.1" not in line
     assert any(line.startswith("127.0.0.1") and "/login" in line for line in lines)  # the filter is only for /tip
