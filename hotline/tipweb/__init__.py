@@ -65,6 +65,16 @@ def init_tipweb(app: Flask) -> None:
     app.request_class = TipRequest
     app.register_blueprint(bp)
     limiter = limiting.init_limiter(app, settings)
+    if settings.redis_url == "embedded":
+        from hotline.extensions import queues
+
+        def start_embedded_redis() -> None:
+            # The limits are checked in the view: the embedded Redis must be up by then. The
+            # queues start it on first use; this asks them (a ping when it is running).
+            assert queues.url
+
+        # This app's pages only (the blueprint is shared by every app in the process).
+        app.before_request_funcs.setdefault(bp.name, []).append(start_embedded_redis)
 
     def tip_limit() -> str:
         return runtime.get().settings.web.tip_limit

@@ -42,11 +42,13 @@ def client_key() -> str:
 
 def storage_uri(settings: Settings) -> str:
     """The app's Redis for the counters; the embedded one by its socket (started by the queues)."""
-    if settings.redis_url != "embedded":
-        return settings.redis_url
-    from hotline.embedded_redis import _socket_path
+    url = settings.redis_url
+    if url == "embedded":
+        from hotline.embedded_redis import _socket_path
 
-    return f"unix://{_socket_path((Path(settings.instance_path) / 'redis').resolve())}"
+        url = f"unix://{_socket_path((Path(settings.instance_path) / 'redis').resolve())}"
+    # The limits library names a Redis socket redis+unix:// (redis-py says unix://).
+    return "redis+" + url if url.startswith("unix://") else url
 
 
 def init_limiter(app: Flask, settings: Settings) -> Limiter:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, Response, abort, render_template, request
 from flask_wtf.csrf import CSRFError  # type: ignore[import-untyped]
 from werkzeug.exceptions import HTTPException
 
@@ -28,6 +28,13 @@ bp = Blueprint("tip", __name__)
 
 FILES_ID = "q-files"
 _TIP = re.compile(r"^[0-9]{8}$")
+
+
+@bp.after_request
+def _not_kept(response: Response) -> Response:
+    """A tip number, a passphrase or a message must not stay in a shared computer's cache."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _lang() -> str:

@@ -72,6 +72,7 @@ def test_no_cookie_but_the_session_and_no_referrer(client: Any) -> None:
         assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
     for response in responses:
         assert response.headers["Referrer-Policy"] == "no-referrer"
+        assert response.headers["Cache-Control"] == "no-store"
         csp = response.headers["Content-Security-Policy"]
         assert "script-src 'self'" in csp and "unsafe-inline" not in csp
         html = response.get_data(as_text=True)
@@ -189,3 +190,28 @@ def test_gunicorn_access_log_leaves_out_tip_clients(capsys: pytest.CaptureFixtur
     assert "/tip/safe_schools" in tip_line and ADDRESS not in tip_line and "UniqueAgent" not in tip_line
     assert "referrer.example" not in tip_line
     assert other.startswith(ADDRESS) and "UniqueAgent" in other
+
+
+def test_a_tip_gets_through_when_redis_is_down(tmp_path: Path, database_url: str, redis_server: RedisServer) -> None:
+    """The limits live in Redis; without it they are skipped, and the tip is still filed."""
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    app = create_app(make_settings(tmp_path, database_url, dead))
+    try:
+        tipster = Tipster(app.test_client())
+        tipster.get("/tip/safe_schools")
+        response = tipster.post("/tip/safe_schools", WEAPON_TIP)
+        assert response.status_code == 200
+        tip = tip_number_in(response)
+        with app.app_context():
+            assert db.session.scalar(select(Report.channel).where(Report.tip_number == tip)) == "web"
+    finally:
+        db.dispose()
+
+
+def test_the_limits_use_the_embedded_redis_socket(tmp_path: Path) -> None:
+    from hotline.tipweb.limiting import storage_uri
+
+    settings = make_settings(tmp_path, "sqlite://", "embedded")
+    assert storage_uri(settings).startswith("redis+unix:///") and storage_uri(settings).endswith(".sock")
+    assert storage_uri(make_settings(tmp_path, "sqlite://", "unix:///run/r.sock")) == "redis+unix:///run/r.sock"
+    assert storage_uri(make_settings(tmp_path, "sqlite://", "redis://r:6379/0")) == "redis://r:6379/0"
