@@ -82,7 +82,8 @@ def init_tipweb(app: Flask) -> None:
     def check_limit() -> str:
         return runtime.get().settings.web.check_limit
 
-    limiting.limited(app, limiter, "tip.submit", limiting.TIP, tip_limit)
+    # Tips filed count (a form sent back with an error does not); every check counts.
+    limiting.limited(app, limiter, "tip.submit", limiting.TIP, tip_limit, counts=lambda r: r.status_code == 200)
     for endpoint in ("tip.check", "tip.reply", "tip.set_pin"):
         limiting.limited(app, limiter, endpoint, limiting.CHECK, check_limit)
     install_dev_filter()

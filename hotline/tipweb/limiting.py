@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app, request
+from flask import Flask, Response, current_app, request
 from flask_limiter import Limiter
 
 from hotline.settings import Settings
@@ -68,8 +68,16 @@ def init_limiter(app: Flask, settings: Settings) -> Limiter:
     return limiter
 
 
-def limited(app: Flask, limiter: Limiter, endpoint: str, scope: str, limit: Callable[[], str]) -> None:
-    """Put a POST limit on one of the app's own view functions (views are shared, limiters are not)."""
+def limited(
+    app: Flask,
+    limiter: Limiter,
+    endpoint: str,
+    scope: str,
+    limit: Callable[[], str],
+    counts: Callable[[Response], bool] | None = None,
+) -> None:
+    """Put a POST limit on one of the app's own view functions (views are shared, limiters are
+    not). `counts`: which responses count against it (default: every one)."""
     view = app.view_functions[endpoint]
-    wrapped: Any = limiter.shared_limit(limit, scope=scope, methods=["POST"])(view)
+    wrapped: Any = limiter.shared_limit(limit, scope=scope, methods=["POST"], deduct_when=counts)(view)
     app.view_functions[endpoint] = wrapped

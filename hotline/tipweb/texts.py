@@ -36,8 +36,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "error_file_image": "{name} could not be read as an image.",
         "error_file_pixels": "{name} is too large an image (more than {pixels} million pixels).",
         "error_files_again": "Attach your files again: a browser does not keep them when a page comes back.",
-        "error_expired_form": "The page timed out before you sent it. Your answers are below: check them "
-        "and send again.",
+        "error_expired_form": "Form expired: the page timed out before you sent it. Your answers are "
+        "below: check them and send again.",
         "filed_title": "Thank you. Your tip was received.",
         "tip_number": "Your tip number",
         "tip_number_keep": "Write it down and keep it safe. With it and a PIN you can come back to read "
@@ -121,8 +121,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "error_file_image": "{name} no se pudo leer como imagen.",
         "error_file_pixels": "{name} es una imagen demasiado grande (más de {pixels} millones de píxeles).",
         "error_files_again": "Adjunte de nuevo sus archivos: el navegador no los conserva al volver la página.",
-        "error_expired_form": "La página caducó antes de enviarla. Sus respuestas están abajo: revíselas y "
-        "envíelas de nuevo.",
+        "error_expired_form": "Formulario caducado: la página caducó antes de enviarla. Sus respuestas "
+        "están abajo: revíselas y envíelas de nuevo.",
         "filed_title": "Gracias. Recibimos su aviso.",
         "tip_number": "Su número de aviso",
         "tip_number_keep": "Anótelo y guárdelo bien. Con él y un número secreto podrá volver para leer "

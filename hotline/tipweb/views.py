@@ -127,11 +127,12 @@ def submit(hotline_id: str) -> tuple[str, int]:
         return _form_page(line, lang, questions, checked, 400)
     if request.form.get(forms.HONEYPOT_FIELD):
         # A bot filled the hidden field: it sees the usual page, and nothing is stored.
-        return _filed_page(intake_tip=None, tip_number=_decoy_number(), lang=lang)
+        # Its token names no tip, so its PIN page can never touch a real one.
+        return _filed_page(tip_number=_decoy_number(), token_tip="", lang=lang)
     report = intake.file_tip(db.session, services_of().store, line.config.id, lang, questions, answers, checked.files)
     db.session.commit()
     FINALIZE.enqueue(FINALIZE.id(report.id, Channel.WEB.value), report.id)
-    return _filed_page(intake_tip=report, tip_number=report.tip_number, lang=lang)
+    return _filed_page(tip_number=report.tip_number, token_tip=report.tip_number, lang=lang)
 
 
 def _decoy_number() -> str:
@@ -142,8 +143,8 @@ def _decoy_number() -> str:
 
 def _filed_page(
     *,
-    intake_tip: Report | None,
     tip_number: str,
+    token_tip: str,
     lang: str,
     errors: dict[str, str] | None = None,
     phrase: str | None = None,
@@ -154,7 +155,7 @@ def _filed_page(
         status,
         lang=lang,
         tip_number=tip_number,
-        token=tokens.issue(tokens.SET_PIN, tip_number),
+        token=tokens.issue(tokens.SET_PIN, token_tip),
         phrase=phrase or passphrase.generate(lang),
         errors=errors or {},
     )
@@ -178,14 +179,14 @@ def set_pin() -> tuple[str, int]:
             errors["pin"] = text(lang, "error_pin_format")
         elif secret != request.form.get("pin2", "").strip():
             errors["pin2"] = text(lang, "error_pin_match")
-    report = intake.find(db.session, tip)
+    report = intake.find(db.session, tip) if tip else None
     if not errors and report is not None and not intake.set_secret(db.session, report, secret, kind):
         errors["pin"] = text(lang, "error_pin_set")
     if errors:
         db.session.rollback()
         return _filed_page(
-            intake_tip=report,
-            tip_number=tip,
+            tip_number=tip or _decoy_number(),
+            token_tip=tip,
             lang=lang,
             errors=errors,
             phrase=request.form.get("passphrase") or None,
@@ -304,8 +305,8 @@ def form_expired(_exc: CSRFError) -> tuple[str, int]:
     """The CSRF token ran out while the tipster was writing: show their answers again, not a dead end."""
     lang = _lang()
     endpoint = request.endpoint or ""
-    if endpoint == "tip.submit" and request.view_args:
-        line = _line(str(request.view_args.get("hotline_id", "")))
+    line = runtime.get().lines.by_id(str((request.view_args or {}).get("hotline_id", "")))
+    if endpoint == "tip.submit" and line is not None and line.config.web_tips:
         lang = _line_language(line)
         questions = questions_of(line.flow, lang)
         checked, _answers = forms.read_answers(questions, request.form, lang)

@@ -215,3 +215,22 @@ def test_the_limits_use_the_embedded_redis_socket(tmp_path: Path) -> None:
     assert storage_uri(settings).startswith("redis+unix:///") and storage_uri(settings).endswith(".sock")
     assert storage_uri(make_settings(tmp_path, "sqlite://", "unix:///run/r.sock")) == "redis+unix:///run/r.sock"
     assert storage_uri(make_settings(tmp_path, "sqlite://", "redis://r:6379/0")) == "redis://r:6379/0"
+
+
+def test_a_decoy_tip_number_opens_nothing(app: Flask, tipster: Tipster) -> None:
+    """The honeypot's PIN page names no tip: even a decoy number equal to a real one is safe."""
+    tipster.get("/tip/safe_schools")
+    real = tip_number_in(tipster.post("/tip/safe_schools", WEAPON_TIP))
+    tipster.post("/tip/safe_schools", {**WEAPON_TIP, "website": "x"})
+    saved = tipster.post("/tip/pin", {"choice": "pin", "pin": "1234", "pin2": "1234"}, token=True)
+    assert saved.status_code == 200
+    with app.app_context():
+        assert db.session.scalar(select(Report.pin_hash).where(Report.tip_number == real)) is None
+        assert db.session.scalar(select(func.count()).select_from(Report)) == 1
+
+
+def test_forms_sent_back_with_errors_do_not_use_up_the_tip_limit(strict_app: Flask) -> None:
+    tipster = Tipster(strict_app.test_client())
+    tipster.get("/tip/safe_schools")
+    assert [tipster.post("/tip/safe_schools", {"problem": ""}).status_code for _ in range(4)] == [400] * 4
+    assert [tipster.post("/tip/safe_schools", {"problem": "x"}).status_code for _ in range(3)] == [200, 200, 429]

@@ -142,3 +142,18 @@ def test_passphrase_is_normalized_and_opens_the_tip(app: Flask, tipster: Tipster
     opened = tipster.post("/tip/check", {"tip": tip, "secret": typed})
     assert opened.status_code == 200, opened.get_data(as_text=True)[:3000]
     assert "Messages from the investigators" in opened.get_data(as_text=True)
+
+
+def test_an_expired_form_comes_back_with_its_answers(app: Flask, tipster: Tipster) -> None:
+    tipster.get("/tip/safe_schools?lang=es")
+    tipster.csrf = "expired-token"
+    response = tipster.post("/tip/safe_schools?lang=es", {**WEAPON_TIP, "problem": "Vi un arma en la mochila."})
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "Formulario caducado" in html and ">Vi un arma en la mochila.</textarea>" in html
+    assert '<option value="riverbend" selected>' in html
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Report)) == 0
+    # Sent again with the fresh token of that page, it is filed.
+    again = tipster.post("/tip/safe_schools?lang=es", {**WEAPON_TIP, "problem": "Vi un arma en la mochila."})
+    assert again.status_code == 200 and tip_number_in(again)
