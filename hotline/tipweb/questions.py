@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from hotline.flows.model import Flow, Option, Step
 
 # A step or answer key naming the call-back branch (a caller who has a tip number already).
-_FOLLOWUP = re.compile(r"call_?back|follow_?up")
+_FOLLOWUP = re.compile(r"call_?back|follow_?up|lookup|returning")
 MAX_ANSWER_CHARS = 5000
 
 # Phone words: a sentence still holding one after the clean-up below is about the keypad.
@@ -152,7 +152,9 @@ def _reachable(flow: Flow) -> set[str]:
     while todo:
         step = flow.steps[todo.pop()]
         if step.type in ("menu", "language") and not is_followup(step):
-            targets = step.targets()
+            # Not an option that leads into the call-back branch ("press 9 if you are calling back").
+            targets = [o.next for o in step.options if not _FOLLOWUP.search(f"{o.value} {o.next}")]
+            targets += [t for t in (step.next, step.skip) if t]
         elif step.type == "menu":
             default = step.option(step.default or "")
             targets = [default.next] if default else []

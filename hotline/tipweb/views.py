@@ -74,7 +74,8 @@ def _line_language(line: Line) -> str:
 
 
 def _hotline_name(line: Line, lang: str) -> str:
-    return line.config.name.get(lang) or line.name
+    name = line.config.name.get(lang) or line.name
+    return name[:1].upper() + name[1:]  # "línea de Escuelas Seguras" heads a page
 
 
 @bp.get("/tip")

@@ -175,3 +175,44 @@ def test_a_hotline_without_web_tips_has_no_form(tmp_path, database_url, redis_se
     from hotline.extensions import db
 
     db.dispose()
+
+
+def test_the_call_back_branch_is_left_out() -> None:
+    """A flow offering callers "press 9 if you are calling back" gets no field for that branch."""
+    from hotline.flows.loader import parse_flow
+    from tests.conftest import ROOT
+
+    text = (ROOT / "ivr_flows" / "safe_schools.yaml").read_text(encoding="utf-8")
+    text = text.replace(
+        "    next: operator\n\n  operator:",
+        """    next: returning
+
+  returning:
+    type: menu
+    key: returning
+    prompt: {en: "If you are calling back with a tip number, press 9. Otherwise press 1.", es: "Oprima 9 o 1."}
+    options:
+      "1": {value: "new", next: operator}
+      "9": {value: callback, next: callback_tip}
+    default: "1"
+
+  callback_tip:
+    type: digits
+    key: callback_tip
+    min_digits: 8
+    max_digits: 8
+    prompt: {en: "Enter your tip number.", es: "Marque su número."}
+    next: more_information
+
+  more_information:
+    type: record
+    key: more_information
+    prompt: {en: "Add what you know.", es: "Agregue lo que sabe."}
+    next: thanks
+
+  operator:""",
+        1,
+    )
+    flow = parse_flow(text, "test")
+    keys = {q.key for q in questions_of(flow, "en")}
+    assert keys == {"topic", "problem", "where", "who", "when", "vehicle", "district"}
