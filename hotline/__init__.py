@@ -46,6 +46,9 @@ def create_app(settings: Settings | None = None, overrides: Mapping[str, object]
     app.register_blueprint(voice_bp)
     init_auth(app)  # after the voice blueprint: it exempts the signed webhooks from CSRF
     init_review(app)  # after sign-in: every review page relies on its guard and CSRF
+    from hotline.tipweb import init_tipweb
+
+    init_tipweb(app)  # the anonymous web tip form (/tip): CSRF, its own limits and error pages
     init_errors(app)  # the app's own 403/404/500 pages; the voice webhooks keep theirs
 
     from hotline.cli import register_commands

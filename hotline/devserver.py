@@ -56,6 +56,9 @@ def main() -> int:
         "--reuse-port",
         "--access-logfile",
         "-",
+        # No address, user agent or referrer in the access log for the anonymous /tip pages.
+        "--logger-class",
+        "hotline.tipweb.accesslog.TipPrivacyLogger",
     ]
     group = Supervisor(env)
     group.start("worker", [python, "-m", "flask", "--app", "app", "worker"], restart=True)

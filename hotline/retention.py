@@ -13,12 +13,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import has_app_context
-from sqlalchemy import ColumnElement, and_, event, or_
+from sqlalchemy import ColumnElement, and_, event, or_, select
 from sqlalchemy.orm import Session
 
 from hotline.extensions import runtime
-from hotline.models import Report, utcnow
+from hotline.models import Attachment, Report, utcnow
 from hotline.settings import Settings
+from hotline.storage.encrypted import EncryptedStore
 
 
 def retain_until(settings: Settings, hotline_id: str, created_at: datetime) -> datetime:
@@ -56,3 +57,26 @@ def expired(settings: Settings, now: datetime) -> ColumnElement[bool]:
     longest = now - timedelta(days=settings.longest_retention_days())
     by_hotline.append(and_(Report.hotline_id.not_in(known), Report.created_at < longest))
     return and_(or_(Report.retain_until.is_(None), Report.retain_until < now), or_(*by_hotline))
+
+
+def shred_attachments(session: Session, store: EncryptedStore, settings: Settings, now: datetime) -> int:
+    """Crypto-shred the web tipster's attachments of expired reports not on hold, like their
+    recordings; commits each one. Returns how many were shredded."""
+    shredded = 0
+    expired_files = session.scalars(
+        select(Attachment)
+        .join(Report, Report.id == Attachment.report_id)
+        .where(
+            expired(settings, now),
+            Attachment.shredded_at.is_(None),
+            Attachment.blob_key.is_not(None),
+            Report.legal_hold.is_(False),
+        )
+    ).all()
+    for att in expired_files:
+        if att.blob_key:
+            store.shred(att.blob_key)
+        att.shredded_at = utcnow()
+        session.commit()
+        shredded += 1
+    return shredded

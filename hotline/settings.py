@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hotline import yamlfile
 
@@ -89,6 +89,9 @@ class Hotline(_Strict):
     # When set, every report goes to exactly these agencies (PREA: the PREA unit and an
     # outside agency) and routing rules may not add anyone else.
     exclusive_agencies: list[Slug] = Field(default_factory=list)
+    # Whether /tip offers this hotline's web form (generated from its flow). Off unless said:
+    # a new line is phone-only until someone decides its questions also suit a web page.
+    web_tips: bool = False
 
     @field_validator("anonymous")
     @classmethod
@@ -213,6 +216,34 @@ class Classification(_Strict):
     urgency: dict[Slug, Literal["critical", "high", "normal"]] = Field(default_factory=dict)
 
 
+def _rate_limit(value: str) -> str:
+    from limits import parse_many
+
+    try:
+        parse_many(value)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a rate limit such as '10 per hour': {exc}") from exc
+    return value
+
+
+RateLimit = Annotated[str, AfterValidator(_rate_limit)]
+
+
+class WebTipSettings(_Strict):
+    """The anonymous web form (/tip): abuse limits and upload sizes.
+
+    Limits count per client, keyed by an HMAC of its address under a key that changes every
+    UTC day (the address itself is never stored); Flask-Limiter syntax, e.g. "10 per hour".
+    """
+
+    tip_limit: RateLimit = "10 per hour"  # tips filed from one client
+    check_limit: RateLimit = "30 per hour"  # tip number + PIN checks, replies and PIN choices
+    max_files: int = Field(default=5, ge=0, le=10)
+    max_file_mb: int = Field(default=10, ge=1, le=50)
+    # Images larger than this (width x height) are refused before they are decoded.
+    max_image_pixels: int = Field(default=40_000_000, ge=1_000_000, le=89_000_000)
+
+
 class Retention(_Strict):
     recordings_days: int = Field(default=365, ge=1)
 
@@ -261,6 +292,7 @@ class Settings(_Strict):
     escalation: Escalation = Escalation()
     classification: Classification = Classification()
     retention: Retention = Retention()
+    web: WebTipSettings = WebTipSettings()
     webhook_secret: str = ""
     smtp_password: str = ""
 
