@@ -11,13 +11,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hotline.flows.engine import TRANSFER, CallState, Effect
+from hotline.flows.engine import CB_REPORT, TRANSFER, CallState, Effect
 from hotline.models import Call, Event, Recording, Report
 from hotline.reports import events
 from hotline.states import TERMINAL_CALL_STATUSES as TERMINAL_CALL_STATUSES
 from hotline.states import URGENCY_RANK as URGENCY_RANK
 from hotline.states import EventKind, FetchState, RecordingStatus, Urgency, rank_of
 from hotline.twilio_params import whole_number
+from hotline.voice import callback
 
 
 def new_tip_number() -> str:
@@ -77,6 +78,10 @@ def save_state(call: Call, state: CallState) -> None:
     call.return_step, call.pending = state.return_step, state.pending
     if state.flags != call.flags:
         call.flags = dict(state.flags)
+    if state.flags.get(CB_REPORT):
+        # A call back belongs to an earlier report: its keypad, language, urgency and
+        # categories are that report's own, never this call's.
+        return
     report = call.report
     if state.language and report.language != state.language:
         report.language = state.language
@@ -93,7 +98,11 @@ def save_state(call: Call, state: CallState) -> None:
 def apply_effects(session: Session, call: Call, effects: list[Effect], params: dict[str, str]) -> None:
     """Write what the engine reported: timeline events, the PIN hash, recordings."""
     for effect in effects:
-        if effect.kind == "secret":
+        if effect.kind == "called_back":
+            callback.move_to(session, call, effect.detail["report_id"], messages_allowed=effect.detail["messages"])
+        elif effect.kind == "messages_heard":
+            callback.heard(session, call, list(effect.detail["ids"]))
+        elif effect.kind == "secret":
             call.report.pin_hash = effect.detail["hash"]
             events.record(session, call.report_id, EventKind.PIN_SET, key=effect.detail["key"])
         elif effect.kind == "recording":
