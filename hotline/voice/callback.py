@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from hotline.flows.engine import CB_ADDED, CB_REPORT, Note, Opened
 from hotline.followup import access, messages, news
-from hotline.models import Call, Event, Report, TipsterMessage
+from hotline.models import Call, Event, Recording, Report, TipsterMessage
 from hotline.reports import events
 from hotline.states import Channel, EventKind, MessageDirection, ReportStatus
 
@@ -105,7 +105,16 @@ def heard(session: Session, call: Call, ids: list[int]) -> None:
 
 
 def end(session: Session, call: Call) -> None:
-    """The end of a call back: tell the report's agencies of what the caller added, if anything."""
-    count = added(call)
+    """The end of a call back: tell the report's agencies of what the caller added, if anything.
+
+    Counted from the call's state and from the report's recordings made since the call
+    began: a message taken through the error path during the call back is information too.
+    """
+    since = session.scalar(
+        select(func.count())
+        .select_from(Recording)
+        .where(Recording.report_id == call.report_id, Recording.created_at >= call.started_at)
+    )
+    count = max(added(call), since or 0)
     if count:
         news.tipster_added(session, call.report, channel=Channel.PHONE, recordings=count)

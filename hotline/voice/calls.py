@@ -228,7 +228,15 @@ def _transfer_live(session: Session, call: Call, turn: int) -> bool:
 
 
 def _details(session: Session, call: Call, kind: EventKind) -> list[dict[str, Any]]:
-    return list(session.scalars(select(Event.detail).where(Event.report_id == call.report_id, Event.kind == kind)))
+    rows = session.scalars(select(Event.detail).where(Event.report_id == call.report_id, Event.kind == kind))
+    return [detail for detail in rows if _of_call(detail, call)]
+
+
+def _of_call(detail: dict[str, Any], call: Call) -> bool:
+    """Whether a transfer event is this call's: a report called back has more than one call,
+    and their turn numbers overlap. An event naming no call is the report's first call's."""
+    owner = detail.get("call")
+    return owner == call.id if owner is not None else not callback.is_call_back(call)
 
 
 def note_transfer_answered(session: Session, call: Call, turn: int) -> bool:
@@ -237,7 +245,7 @@ def note_transfer_answered(session: Session, call: Call, turn: int) -> bool:
         return False  # a late request: that transfer is over
     if any(detail.get("turn") == turn for detail in _details(session, call, EventKind.TRANSFER_ANSWERED)):
         return False
-    events.record(session, call.report_id, EventKind.TRANSFER_ANSWERED, turn=turn)
+    events.record(session, call.report_id, EventKind.TRANSFER_ANSWERED, turn=turn, call=call.id)
     return True
 
 
@@ -253,7 +261,15 @@ def note_transfer_picked_up(session: Session, call: Call, turn: int, position: i
     noted = _details(session, call, EventKind.TRANSFER_PICKED_UP)
     if any(d.get("turn") == turn and d.get("position") == position for d in noted):
         return False
-    events.record(session, call.report_id, EventKind.TRANSFER_PICKED_UP, turn=turn, position=position, machine=machine)
+    events.record(
+        session,
+        call.report_id,
+        EventKind.TRANSFER_PICKED_UP,
+        turn=turn,
+        position=position,
+        machine=machine,
+        call=call.id,
+    )
     return True
 
 
@@ -268,7 +284,7 @@ def wave_outcome(session: Session, call: Call, turn: int) -> tuple[set[int], boo
     picked: set[int] = set()
     accepted = False
     for kind, detail in rows:
-        if detail.get("turn") != turn:
+        if detail.get("turn") != turn or not _of_call(detail, call):
             continue
         if kind == EventKind.TRANSFER_ANSWERED:
             accepted = True

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import statistics
 import time
+import xml.etree.ElementTree as ET
 from datetime import timedelta
 from typing import Any
 
@@ -183,8 +184,6 @@ def test_unknown_tip_number_and_pin_on_a_report_without_pin_sound_like_a_wrong_p
     answers = []
     for tip, pin in ((TIP, "9999"), ("55555555", PIN), ("27182818", PIN)):
         answers.append(dial_in(VoiceCall(twilio, SAFE_SCHOOLS, skip_offer=False), tip=tip, pin=pin).root)
-    import xml.etree.ElementTree as ET
-
     def words(root: ET.Element) -> list[str]:
         return [el.text or "" for el in root.iter("Say")]
 
@@ -192,9 +191,7 @@ def test_unknown_tip_number_and_pin_on_a_report_without_pin_sound_like_a_wrong_p
     assert words(answers[0])[0] == REFUSED
 
 
-def test_pound_on_a_report_without_pin_adds_information_and_hears_no_messages(
-    app: Flask, twilio: TwilioClient
-) -> None:
+def test_pound_on_a_report_without_pin_adds_information_and_hears_no_messages(app: Flask, twilio: TwilioClient) -> None:
     rid = make_report(app, pin=None, notes=(("en", "A secret message."),))
     call = VoiceCall(twilio, SAFE_SCHOOLS, skip_offer=False)
     doc = dial_in(call, pin=None)
@@ -222,9 +219,7 @@ def test_pound_on_a_report_without_pin_adds_information_and_hears_no_messages(
     assert "messages_heard" not in timeline and timeline.count("information_added") == 1
 
 
-def test_pound_on_a_report_with_pin_hears_the_same_menu_and_makes_a_new_tip(
-    app: Flask, twilio: TwilioClient
-) -> None:
+def test_pound_on_a_report_with_pin_hears_the_same_menu_and_makes_a_new_tip(app: Flask, twilio: TwilioClient) -> None:
     rid = make_report(app)
     call = VoiceCall(twilio, SAFE_SCHOOLS, skip_offer=False)
     doc = dial_in(call, pin=None)
@@ -393,3 +388,18 @@ def test_replayed_pin_request_changes_nothing(app: Flask, twilio: TwilioClient) 
     timeline = kinds(app, rid)
     assert timeline.count("called_back") == 1 and timeline.count("messages_heard") == 1
     assert report_count(app) == 1
+
+
+def test_the_first_calls_transfer_events_do_not_count_for_the_call_backs(app: Flask, twilio: TwilioClient) -> None:
+    """Turn numbers restart with each call: a phone that picked up at turn N of the first call
+    (its events name no call) is not a phone of the call back's transfer at turn N."""
+    rid = make_report(app)
+    with app.app_context():
+        for turn in range(1, 40):
+            db.session.add(Event(report_id=rid, kind="transfer_picked_up", detail={"turn": turn, "position": 0}))
+        db.session.commit()
+    call = VoiceCall(twilio, SAFE_SCHOOLS, skip_offer=False)
+    dial_in(call)
+    assert call.press("0").has("Dial")
+    doc = call.dial_result("completed")  # bridged: nobody of this call's phones picked up first
+    assert "Thank you for talking with us" in doc.text() and doc.verbs[-1] == "Hangup"
