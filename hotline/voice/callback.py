@@ -20,6 +20,7 @@ from hotline.flows.engine import CB_ADDED, CB_REPORT, Note, Opened
 from hotline.followup import access, messages, news
 from hotline.models import Call, Event, Recording, Report, TipsterMessage
 from hotline.reports import events
+from hotline.review.models import Note as DispatcherNote
 from hotline.states import Channel, EventKind, MessageDirection, ReportStatus
 
 
@@ -85,12 +86,14 @@ def move_to(session: Session, call: Call, report_id: int, *, messages_allowed: b
     if earlier is None:  # pragma: no cover - checked in this very transaction
         raise RuntimeError(f"report {report_id} vanished during a call back")
     session.flush()
-    session.execute(
-        update(Event)
-        .where(Event.report_id == provisional.id)
-        .values(report_id=report_id)
-        .execution_options(synchronize_session=False)
-    )
+    # Its timeline, and a note a dispatcher may have written on the call before the offer.
+    for table in (Event, DispatcherNote):
+        session.execute(
+            update(table)
+            .where(table.report_id == provisional.id)
+            .values(report_id=report_id)
+            .execution_options(synchronize_session=False)
+        )
     call.report = earlier
     session.flush()
     session.execute(delete(Report).where(Report.id == provisional.id).execution_options(synchronize_session=False))

@@ -184,6 +184,7 @@ def test_unknown_tip_number_and_pin_on_a_report_without_pin_sound_like_a_wrong_p
     answers = []
     for tip, pin in ((TIP, "9999"), ("55555555", PIN), ("27182818", PIN)):
         answers.append(dial_in(VoiceCall(twilio, SAFE_SCHOOLS, skip_offer=False), tip=tip, pin=pin).root)
+
     def words(root: ET.Element) -> list[str]:
         return [el.text or "" for el in root.iter("Say")]
 

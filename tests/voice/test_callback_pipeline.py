@@ -21,7 +21,10 @@ pytestmark = pytest.mark.slow
 
 def _call(app: Flask, fake_twilio: Any, clip: str, *, skip_offer: bool) -> VoiceCall:
     call = VoiceCall(
-        TwilioClient(app.test_client(), AUTH_TOKEN), SAFE_SCHOOLS, media_base=fake_twilio.base_url, skip_offer=skip_offer
+        TwilioClient(app.test_client(), AUTH_TOKEN),
+        SAFE_SCHOOLS,
+        media_base=fake_twilio.base_url,
+        skip_offer=skip_offer,
     )
     call.on_record = lambda sid: fake_twilio.add_recording(
         fake_twilio.account_sid, sid, (UTTERANCES / clip).read_bytes()
