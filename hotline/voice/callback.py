@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from hotline.flows.engine import CB_ADDED, CB_REPORT, Note, Opened
+from hotline.flows.followup import CB_ADDED, CB_REPORT, Note, Opened
 from hotline.followup import access, messages, news
 from hotline.models import Call, Event, Recording, Report, TipsterMessage
 from hotline.reports import events

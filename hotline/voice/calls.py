@@ -11,7 +11,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hotline.flows.engine import CB_REPORT, TRANSFER, CallState, Effect
+from hotline.flows.engine import TRANSFER, CallState, Effect
+from hotline.flows.followup import CB_REPORT
 from hotline.models import Call, Event, Recording, Report
 from hotline.reports import events
 from hotline.states import TERMINAL_CALL_STATUSES as TERMINAL_CALL_STATUSES

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from hotline.flows.engine import CB_ADDED, CallState
+from hotline.flows.engine import CallState
+from hotline.flows.followup import CB_ADDED
 from hotline.flows.schema import FOLLOWUP_TEXTS
 from hotline.flows.twiml import FOLLOWUP_PHASES
 from tests.flows.test_loader import FLOW_FILES, _base, _engine, _error
