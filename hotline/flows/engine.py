@@ -436,7 +436,7 @@ class Engine:
             return Outcome(self._render(state, step, []))
         if digits == "2" and state.flags.get(CB_MODE) == "messages":
             report_id = _int(state.flags.get(CB_REPORT))
-            ids = sorted(_phones(state.flags.get(CB_HEARD)))
+            ids = sorted(_numbers(state.flags.get(CB_HEARD)))
             notes = self.ctx.followup.messages(report_id, ids) if report_id is not None and ids else []
             line = spoken(self.flow, step.text("messages"), state.language, count=str(len(notes)))
             state.retries = 0
@@ -539,9 +539,14 @@ def _added_key(state: CallState) -> str:
     return f"added_{(_int(state.flags.get(CB_ADDED)) or 0) + 1}"
 
 
+def _numbers(value: str | None) -> set[int]:
+    """Parse a comma-separated list of numbers from the flags."""
+    return {int(p) for p in (value or "").split(",") if p.isdigit()}
+
+
 def _phones(value: str | None) -> set[int]:
     """Parse a comma-separated list of phone positions from the flags."""
-    return {int(p) for p in (value or "").split(",") if p.isdigit()}
+    return _numbers(value)
 
 
 def _int(value: str | None) -> int | None:
