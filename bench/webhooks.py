@@ -483,7 +483,15 @@ async def walk_call(client: Client) -> None:
         url = action_of(root, "Gather", base, step).attrib["action"]
         return twiml(step, *await client.post("gather", url, {**params, "Digits": digits, **extra}))
 
+    async def silence(step: str) -> ET.Element:
+        # The <Gather> times out: Twilio follows the <Redirect> after it, without Digits.
+        redirect = root.find("Redirect")
+        if redirect is None or not redirect.text:
+            raise WalkError(f"{step}: expected a <Redirect>, got {[c.tag for c in root]}")
+        return twiml(step, *await client.post("gather", redirect.text, params))
+
     root = await press("language", "1")
+    root = await silence("call-back offer")  # not calling back
     root = await press("topic", "1")
     for question in range(QUESTIONS):
         record = action_of(root, "Record", base, f"question {question + 1}")

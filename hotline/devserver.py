@@ -69,7 +69,7 @@ def main() -> int:
         f"Database: {settings.database_url}\n"
         "Place a simulated call from another terminal:\n"
         "    .venv/bin/flask --app app simulate safe_schools            (interactive)\n"
-        "    .venv/bin/flask --app app simulate prea --keys 1,1,1,1 --say 'someone hurt my friend'\n"
+        "    .venv/bin/flask --app app simulate prea --keys 1,-,1,1,1 --say 'someone hurt my friend'\n"
         f"Review reports at http://{bind}/ : sign in with a demo account printed above (first run only;\n"
         "    `flask --app app users reset-password EMAIL` makes a new password). For the code, add the\n"
         "    TOTP secret to an authenticator app, or run:\n"

@@ -184,6 +184,8 @@ class EventKind(StrEnum):
     CALLED_BACK = "called_back"
     CALLBACK_FAILED = "callback_failed"
     CALLBACK_LOCKED = "callback_locked"
+    # A caller keyed a tip number that opened nothing; what they say makes a new tip.
+    CALLBACK_UNMATCHED = "callback_unmatched"
     MESSAGES_HEARD = "messages_heard"
     INFORMATION_ADDED = "information_added"
     MESSAGE_WRITTEN = "message_written"

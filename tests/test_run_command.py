@@ -61,7 +61,7 @@ def test_make_run_serves_calls_and_the_worker_routes_them(tmp_path: Path) -> Non
                 "simulate",
                 "safe_schools",
                 "--keys",
-                "1,1,3,9,#",
+                "1,-,1,3,9,#",
                 "--say",
                 str(ROOT / "tests" / "data" / "utterances" / "u01.wav"),
                 "--wait",

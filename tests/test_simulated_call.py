@@ -25,7 +25,7 @@ def place(server: LiveServer, fake: Any, to: str, caller: ScriptedCaller, **opti
 def test_a_safe_schools_call_end_to_end(live: tuple[Flask, LiveServer], fake_twilio: Any) -> None:
     app, server = live
     caller = ScriptedCaller(
-        keys=["1", "1", "2", "9", "1357", "1357"], says=["a boy has a gun in his locker", "the north building"]
+        keys=["1", "-", "1", "2", "9", "1357", "1357"], says=["a boy has a gun in his locker", "the north building"]
     )
     result = place(server, fake_twilio, SAFE_SCHOOLS, caller)
     assert result.ok, result.errors
@@ -47,7 +47,7 @@ def test_a_safe_schools_call_end_to_end(live: tuple[Flask, LiveServer], fake_twi
 def test_a_prea_call_with_a_transfer_nobody_answers(live: tuple[Flask, LiveServer], fake_twilio: Any) -> None:
     app, server = live
     caller = ScriptedCaller(
-        keys=["1", "1", "1", "24680", "1", "1", "9", "#"],
+        keys=["1", "-", "1", "1", "24680", "1", "1", "9", "#"],
         says=["0", "#", "last tuesday night", "he forced me"],
         dispatcher_answers=False,
     )

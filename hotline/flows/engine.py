@@ -1,7 +1,8 @@
 """Move a call through its flow: apply what the caller did, decide what they hear next.
 
 The engine is pure: it reads and changes a CallState and returns TwiML plus a list of
-effects (events, a recording, an answer) that the view writes to the database.
+effects (events, a recording, an answer) that the view writes to the database. A call back
+asks its Context's FollowupPort (checks and reads the view implements) and nothing else.
 """
 
 from __future__ import annotations
@@ -14,6 +15,17 @@ from typing import Any
 
 from twilio.twiml.voice_response import VoiceResponse
 
+from hotline.flows.followup import (
+    CB_ADDED,
+    CB_HEARD,
+    CB_MODE,
+    CB_REPORT,
+    CB_TRIES,
+    FollowupPort,
+    NoFollowup,
+    Note,
+    Opened,
+)
 from hotline.flows.loader import PASS_THROUGH
 from hotline.flows.model import Flow, Step
 from hotline.flows.twiml import (
@@ -87,6 +99,8 @@ class Context:
     reprompts: int
     # Wall-clock seconds, for a transfer's max_wait; tests pass their own.
     clock: Callable[[], float] = time.time
+    # The database side of a call back (hotline.voice.callback implements it).
+    followup: FollowupPort = field(default_factory=NoFollowup)
 
 
 class Engine:
@@ -140,6 +154,7 @@ class Engine:
             phase=state.phase or None,
             tip_number=state.tip_number,
             pending_digits=state.pending,
+            question=_added_key(state) if step.type == "followup" else "",
         )
 
     def _transfer(self, state: CallState, return_step: str, prefix: list[Spoken], bump: bool = True) -> VoiceResponse:
@@ -213,6 +228,8 @@ class Engine:
             digits = "?"  # absurd input is treated as an invalid key, never trusted
         if step.type == "record":
             return self._record(state, step, params, digits)
+        if step.type == "followup" and state.phase == "record":
+            return self._add_recording(state, step, params, digits)
         if digits == "hangup":
             return Outcome(VoiceResponse())
         # 0 works in every menu and digit entry, the read-back confirmation included.
@@ -224,6 +241,8 @@ class Engine:
             return self._menu(state, step, digits)
         if step.type == "digits":
             return self._digits(state, step, digits, params.get("FinishedOnKey") == "#")
+        if step.type == "followup":
+            return self._followup(state, step, digits, params.get("FinishedOnKey") == "#")
         if step.type == "tip_number":
             if digits == "1":
                 return Outcome(self._render(state, step, []))
@@ -333,6 +352,131 @@ class Engine:
             return Outcome(self._render(state, step, prefix))
         return Outcome(self.enter(state, step.next or ""), [Effect("skipped", {"step": step.id})])
 
+    # -- the call back (a followup step) -------------------------------------------------------
+
+    def _followup(self, state: CallState, step: Step, digits: str | None, by_pound: bool) -> Outcome:
+        """The offer, the tip number, the PIN and the menus of a call back."""
+        if state.phase == "":
+            if digits == step.press:
+                state.phase, state.retries = "tip", 0
+                return Outcome(self._render(state, step, []))
+            # Silence or another key: an ordinary call, on to the questions.
+            return Outcome(self.enter(state, step.next or ""))
+        if state.phase == "tip":
+            entered = (digits or "").rstrip("#")
+            if entered.isdigit():
+                state.phase, state.pending, state.retries = "pin", entered, 0
+                return Outcome(self._render(state, step, []))
+            if not entered and (by_pound or digits == "#"):
+                return Outcome(self.enter(state, step.next or ""))  # no tip number after all
+            # Silence or a wrong key: ask again, then go on as a new tip.
+            again, prefix = self._retry(state, step, silent=not entered)
+            if again:
+                return Outcome(self._render(state, step, prefix))
+            return Outcome(self.enter(state, step.next or ""))
+        if state.phase == "pin":
+            return self._check(state, step, digits, by_pound)
+        return self._menu_key(state, step, digits)
+
+    def _check(self, state: CallState, step: Step, digits: str | None, by_pound: bool) -> Outcome:
+        """Check the tip number and PIN; the answer sounds the same whatever went wrong."""
+        entered = (digits or "").rstrip("#")
+        no_pin = not entered and (by_pound or digits == "#")
+        if not no_pin and not entered.isdigit():
+            again, prefix = self._retry(state, step, silent=not entered)
+            if again:
+                return Outcome(self._render(state, step, prefix))
+            entered = "?"  # nothing usable typed: a PIN that cannot match
+        tip_number, state.pending = state.pending, ""
+        opened = self.ctx.followup.check(tip_number, None if no_pin else entered)
+        if no_pin:
+            # Everyone who skips the PIN hears the same menu without messages: only a report
+            # without a PIN takes the information; otherwise it stays on this call's report.
+            state.phase, state.retries = "menu_add", 0
+            state.flags[CB_MODE] = "add" if opened is not None else "blind"
+            if opened is None:
+                return Outcome(self._render(state, step, []), [Effect("callback_unmatched", {"pin": False})])
+            state.flags[CB_REPORT] = str(opened.report_id)
+            return Outcome(self._render(state, step, []), [_called_back(opened)])
+        if opened is None or not opened.messages:
+            return self._refused(state, step)
+        state.flags[CB_REPORT], state.flags[CB_MODE] = str(opened.report_id), "messages"
+        closed = self.ctx.followup.closed(opened.report_id)
+        notes = self.ctx.followup.unheard(opened.report_id)
+        status = step.text("status_closed" if closed else "status_open")
+        lines = [spoken(self.flow, status, state.language)]
+        lines.append(spoken(self.flow, step.text("messages"), state.language, count=str(len(notes))))
+        lines += self._read(notes)
+        state.flags[CB_HEARD] = ",".join(str(n.id) for n in notes)
+        state.phase, state.retries = "menu", 0
+        effects = [_called_back(opened)]
+        if notes:
+            effects.append(Effect("messages_heard", {"ids": [n.id for n in notes], "count": len(notes)}))
+        return Outcome(self._render(state, step, lines), effects)
+
+    def _refused(self, state: CallState, step: Step) -> Outcome:
+        tries = (_int(state.flags.get(CB_TRIES)) or 0) + 1
+        state.flags[CB_TRIES] = str(tries)
+        line = spoken(self.flow, step.text("refused"), state.language)
+        if tries < step.tries:
+            state.phase, state.retries = "tip", 0
+            return Outcome(self._render(state, step, [line]))
+        final = spoken(self.flow, step.text("refused_final"), state.language)
+        effect = Effect("callback_unmatched", {"pin": True})
+        return Outcome(self.enter(state, step.next or "", [line, final]), [effect])
+
+    def _read(self, notes: list[Note]) -> list[Spoken]:
+        """Each message in the voice of the language the investigator wrote it in."""
+        return [Spoken(note.body, self.flow.voice(note.language)) for note in notes]
+
+    def _menu_key(self, state: CallState, step: Step, digits: str | None) -> Outcome:
+        """1 adds information, 2 hears the messages again (with a PIN), # hangs up."""
+        if digits == "1":
+            state.phase, state.retries = "record", 0
+            return Outcome(self._render(state, step, []))
+        if digits == "2" and state.flags.get(CB_MODE) == "messages":
+            report_id = _int(state.flags.get(CB_REPORT))
+            ids = sorted(_numbers(state.flags.get(CB_HEARD)))
+            notes = self.ctx.followup.messages(report_id, ids) if report_id is not None and ids else []
+            line = spoken(self.flow, step.text("messages"), state.language, count=str(len(notes)))
+            state.retries = 0
+            return Outcome(self._render(state, step, [line, *self._read(notes)]))
+        if digits == "#":
+            return Outcome(self._goodbye(state))
+        again, prefix = self._retry(state, step, silent=not digits)
+        if again:
+            return Outcome(self._render(state, step, prefix))
+        return Outcome(self._goodbye(state))
+
+    def _goodbye(self, state: CallState) -> VoiceResponse:
+        state.mode = "ended"
+        return render_goodbye(self.flow, state.language, [])
+
+    def _add_recording(self, state: CallState, step: Step, params: dict[str, str], digits: str | None) -> Outcome:
+        """A recording of added information: kept, then "add more or hang up"."""
+        effects: list[Effect] = []
+        if params.get("RecordingSid"):
+            key = _added_key(state)
+            state.flags[CB_ADDED] = str((_int(state.flags.get(CB_ADDED)) or 0) + 1)
+            effects.append(Effect("recording", {"step": step.id, "key": key}))
+            state.phase, state.retries = "more", 0
+            if digits == "hangup":
+                return Outcome(VoiceResponse(), effects)
+            if digits is not None and digits == self.flow.dispatcher_key:
+                effects.append(Effect("dispatcher_requested", {"step": step.id}))
+                return Outcome(self._transfer(state, step.id, []), effects)
+            return Outcome(self._render(state, step, []), effects)
+        if digits == "hangup":
+            return Outcome(VoiceResponse())
+        if digits is not None and digits == self.flow.dispatcher_key:
+            state.phase = "more" if state.flags.get(CB_ADDED) else _menu_phase(state)
+            effects = [Effect("dispatcher_requested", {"step": step.id})]
+            return Outcome(self._transfer(state, step.id, []), effects)
+        # '#' before the beep, an empty recording or another key: back to the menu.
+        state.phase = "more" if state.flags.get(CB_ADDED) else _menu_phase(state)
+        state.retries = 0
+        return Outcome(self._render(state, step, []))
+
     def handle_dial(
         self,
         state: CallState,
@@ -369,8 +513,10 @@ class Engine:
         _clear_dial(state)
         effect = Effect("transfer_failed", {"status": status or "unknown"})
         line = spoken(self.flow, self.flow.prompts["transfer_unavailable"], state.language)
-        if state.phase == "confirm" and state.return_step == state.step:
-            # 0 during a read-back: the digits typed are kept, so read them back again.
+        returning_to_followup = self.flow.step(state.step).type == "followup" and bool(state.phase)
+        if (state.phase == "confirm" or returning_to_followup) and state.return_step == state.step:
+            # 0 during a read-back: the digits typed are kept, so read them back again. A call
+            # back goes on where it was (its tip number typed, its report opened).
             state.mode, state.return_step, state.retries = "", None, 0
             return Outcome(self._render(state, self.flow.step(state.step), [line]), [effect])
         return Outcome(self.enter(state, state.return_step or self.flow.start, [line]), [effect])
@@ -380,9 +526,27 @@ class Engine:
         return render_whisper(self.flow, self.ctx.urls, hotline_name, turn, phone)
 
 
+def _called_back(opened: Opened) -> Effect:
+    return Effect("called_back", {"report_id": opened.report_id, "messages": opened.messages})
+
+
+def _menu_phase(state: CallState) -> str:
+    return "menu" if state.flags.get(CB_MODE) == "messages" else "menu_add"
+
+
+def _added_key(state: CallState) -> str:
+    """The question key of the next recording added on a call back: added_1, added_2, ..."""
+    return f"added_{(_int(state.flags.get(CB_ADDED)) or 0) + 1}"
+
+
+def _numbers(value: str | None) -> set[int]:
+    """Parse a comma-separated list of numbers from the flags."""
+    return {int(p) for p in (value or "").split(",") if p.isdigit()}
+
+
 def _phones(value: str | None) -> set[int]:
     """Parse a comma-separated list of phone positions from the flags."""
-    return {int(p) for p in (value or "").split(",") if p.isdigit()}
+    return _numbers(value)
 
 
 def _int(value: str | None) -> int | None:

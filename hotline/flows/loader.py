@@ -19,13 +19,25 @@ from pydantic_core import ErrorDetails
 
 from hotline import yamlfile
 from hotline.flows.model import Flow, Option, Prompt, Step, Voice
-from hotline.flows.schema import SHARED_PROMPTS, STEP_TYPES, FlowDoc, LanguageStep, MenuStep, OptionDoc, StepDoc
+from hotline.flows.schema import (
+    FOLLOWUP_TEXTS,
+    SHARED_PROMPTS,
+    STEP_TYPES,
+    FlowDoc,
+    FollowupStep,
+    LanguageStep,
+    MenuStep,
+    OptionDoc,
+    StepDoc,
+)
 from hotline.settings import Hotline
 
 __all__ = ["PASS_THROUGH", "SHARED_PROMPTS", "STEP_TYPES", "FlowError", "check_all", "load_flow", "parse_flow"]
 
 # Steps that speak and then move on by themselves, without waiting for the caller.
 PASS_THROUGH = frozenset({"say", "goto"})
+# The keys of a call back's own menus: add information, hear the messages again, hang up.
+FOLLOWUP_KEYS = ("1", "2", "#")
 
 
 class FlowError(Exception):
@@ -177,7 +189,20 @@ def _step(ctx: _Ctx, step_id: str, doc: StepDoc, languages: list[str], hotline: 
         if doc.type == "digits" and fields["confirm"] and not fields["secret"]
         else MappingProxyType({}),
         skip=fields.get("skip") or None,
+        **(_followup(doc) if isinstance(doc, FollowupStep) else {}),
     )
+
+
+def _followup(doc: FollowupStep) -> dict[str, Any]:
+    """A followup step's own fields, for the engine's Step."""
+    texts = {name: _frozen(getattr(doc, name)) for name in FOLLOWUP_TEXTS}
+    return {
+        "press": doc.press,
+        "texts": MappingProxyType(texts),
+        "timeout": doc.timeout,
+        "tries": doc.tries,
+        "pin_digits": doc.pin_digits,
+    }
 
 
 def _check_graph(ctx: _Ctx, start: str, steps: Mapping[str, Step]) -> None:
@@ -244,6 +269,8 @@ def _check_dispatcher_key(ctx: _Ctx, key: str | None, steps: Mapping[str, Step],
         return
     if any(s.option(key) for s in steps.values() if s.type in ("menu", "language")):
         raise ctx.fail("dispatcher_key", f"key {key} is also used as a menu option")
+    if any(key in (s.press, *FOLLOWUP_KEYS) for s in steps.values() if s.type == "followup"):
+        raise ctx.fail("dispatcher_key", f"key {key} is also a key of the call-back step (its offer, 1, 2 or #)")
     if hotline is not None and hotline.dispatcher_group is None:
         # The flow promises callers a dispatcher on this key, and nobody would ever ring.
         raise ctx.fail(

@@ -16,6 +16,10 @@ def _empty() -> Prompt:
     return EMPTY
 
 
+def _empty_texts() -> Mapping[str, Prompt]:
+    return MappingProxyType({})
+
+
 @dataclass(frozen=True)
 class Voice:
     """How Twilio's <Say> speaks one language."""
@@ -58,6 +62,16 @@ class Step:
     secret: bool = False
     confirm_prompt: Prompt = field(default_factory=_empty)
     skip: str | None = None
+    # A followup step's offer key, its other sentences (by name), tries and PIN length.
+    press: str | None = None
+    texts: Mapping[str, Prompt] = field(default_factory=_empty_texts)
+    timeout: int | None = None
+    tries: int = 3
+    pin_digits: int = 4
+
+    def text(self, name: str) -> Prompt:
+        """One of a followup step's sentences."""
+        return self.texts[name]
 
     def option(self, key: str) -> Option | None:
         """Return the option bound to a key, if any."""

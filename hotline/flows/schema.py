@@ -199,6 +199,58 @@ class TipNumberStep(_Doc):
         return self
 
 
+class FollowupStep(_Doc):
+    """The call-back offer: a caller with an earlier tip number (and PIN) hears the
+    investigators' messages and adds information to that report instead of making a new one.
+
+    Every sentence is the flow's (no wording in code); pressing nothing or another key at
+    the offer goes on to `next` (the questions), and so does the caller after `tries`
+    refusals, as a new tip.
+    """
+
+    type: Literal["followup"]
+    press: KeypadKey = "9"
+    # Seconds the offer waits for a key: short, since most callers are not calling back.
+    timeout: int = Field(default=3, ge=1, le=10)
+    tries: int = Field(default=3, ge=1, le=5)
+    pin_digits: int = Field(default=4, ge=1, le=12)
+    prompt: Prompt
+    tip_prompt: Prompt
+    pin_prompt: Prompt
+    refused: Prompt
+    refused_final: Prompt
+    status_open: Prompt
+    status_closed: Prompt
+    messages: Prompt
+    menu: Prompt
+    menu_without_messages: Prompt
+    record_prompt: Prompt
+    more: Prompt
+    next: str
+
+    @model_validator(mode="after")
+    def _counts_messages(self) -> FollowupStep:
+        if any("{count}" not in text for text in self.messages.values()):
+            raise ValueError("the followup messages prompt must say {count} in every language")
+        return self
+
+
+# The sentences of a followup step besides its offer (`prompt`), as the model keeps them.
+FOLLOWUP_TEXTS = (
+    "tip_prompt",
+    "pin_prompt",
+    "refused",
+    "refused_final",
+    "status_open",
+    "status_closed",
+    "messages",
+    "menu",
+    "menu_without_messages",
+    "record_prompt",
+    "more",
+)
+
+
 class TransferStep(_Doc):
     type: Literal["transfer"]
     prompt: Prompt | None = None
@@ -227,12 +279,24 @@ StepDoc = Annotated[
     | Annotated[RecordStep, Tag("record")]
     | Annotated[DigitsStep, Tag("digits")]
     | Annotated[TipNumberStep, Tag("tip_number")]
+    | Annotated[FollowupStep, Tag("followup")]
     | Annotated[TransferStep, Tag("transfer")]
     | Annotated[GotoStep, Tag("goto")]
     | Annotated[HangupStep, Tag("hangup")],
     Discriminator(_step_type),
 ]
-STEP_TYPES = ("language", "say", "menu", "record", "digits", "tip_number", "transfer", "goto", "hangup")
+STEP_TYPES = (
+    "language",
+    "say",
+    "menu",
+    "record",
+    "digits",
+    "tip_number",
+    "followup",
+    "transfer",
+    "goto",
+    "hangup",
+)
 
 
 class VoiceDoc(_Doc):

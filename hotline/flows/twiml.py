@@ -159,6 +159,7 @@ def render_input(
     phase: str | None = None,
     tip_number: str = "",
     pending_digits: str = "",
+    question: str = "",
 ) -> VoiceResponse:
     """Render a step that waits for the caller (every type but say, goto and transfer)."""
     response = VoiceResponse()
@@ -173,25 +174,9 @@ def render_input(
         _gather(response, action, lines, num_digits=1, timeout=timing.gather_timeout, finish_on_key="")
     elif step.type == "record":
         lines.append(spoken(flow, step.prompt, language))
-        # The prompt sits in a one-key <Gather> so '#' (skip) and '0' work before the beep;
-        # with no key it falls through to <Record>, which is the point.
-        gather = response.gather(input="dtmf", action=action, method="POST", num_digits=1, timeout=1, finish_on_key="")
-        for line in lines:
-            _say(gather, line)
-        finish = "#" + (flow.dispatcher_key or "")
-        response.record(
-            action=action,
-            method="POST",
-            finish_on_key=finish,
-            max_length=timing.record_max_seconds,
-            timeout=timing.record_silence_timeout,
-            play_beep=True,
-            recording_status_callback=urls.recording(step.id),
-            recording_status_callback_method="POST",
-            recording_status_callback_event="completed absent",
-        )
-        # An empty recording skips the action: treat it as a skipped question.
-        response.redirect(action, method="POST")
+        _record(response, flow, action, lines, timing, urls.recording(step.id))
+    elif step.type == "followup":
+        _followup(response, flow, step, language, action, lines, timing, urls, phase or "", question)
     elif step.type == "digits" and phase == "confirm":
         lines.append(spoken(flow, step.confirm_prompt, language, digits=say_digits(pending_digits)))
         _gather(response, action, lines, num_digits=1, timeout=timing.gather_timeout, finish_on_key="")
@@ -219,6 +204,79 @@ def render_input(
     else:  # pragma: no cover - the loader only lets known types through
         raise ValueError(f"step type {step.type} does not wait for input")
     return response
+
+
+def _record(
+    response: VoiceResponse, flow: Flow, action: str, lines: Sequence[Spoken], timing: Timing, callback: str
+) -> None:
+    """A question: its prompt in a one-key <Gather>, then <Record> until '#' (or 0)."""
+    # The prompt sits in a one-key <Gather> so '#' (skip) and '0' work before the beep;
+    # with no key it falls through to <Record>, which is the point.
+    gather = response.gather(input="dtmf", action=action, method="POST", num_digits=1, timeout=1, finish_on_key="")
+    for line in lines:
+        _say(gather, line)
+    finish = "#" + (flow.dispatcher_key or "")
+    response.record(
+        action=action,
+        method="POST",
+        finish_on_key=finish,
+        max_length=timing.record_max_seconds,
+        timeout=timing.record_silence_timeout,
+        play_beep=True,
+        recording_status_callback=callback,
+        recording_status_callback_method="POST",
+        recording_status_callback_event="completed absent",
+    )
+    # An empty recording skips the action: treat it as a skipped question.
+    response.redirect(action, method="POST")
+
+
+# A call back's phases (CallState.phase on a followup step) and the sentence each asks with.
+FOLLOWUP_PHASES = {
+    "": "prompt",
+    "tip": "tip_prompt",
+    "pin": "pin_prompt",
+    "menu": "menu",
+    "menu_add": "menu_without_messages",
+    "record": "record_prompt",
+    "more": "more",
+}
+# Longest tip number a caller may key (ours have 8 digits; '#' ends it sooner).
+TIP_DIGITS = 16
+
+
+def _followup(
+    response: VoiceResponse,
+    flow: Flow,
+    step: Step,
+    language: str | None,
+    action: str,
+    prefix: Sequence[Spoken],
+    timing: Timing,
+    urls: Urls,
+    phase: str,
+    question: str,
+) -> None:
+    """The call-back branch: the offer, the tip number, the PIN, the menus, a recording."""
+    prompt = step.prompt if phase == "" else step.text(FOLLOWUP_PHASES[phase])
+    lines = [*prefix, spoken(flow, prompt, language)]
+    if phase == "record":
+        # The recording's question rides in its callback URL: the callback may come first.
+        _record(response, flow, action, lines, timing, urls.recording(f"{step.id}.{question}"))
+    elif phase in ("tip", "pin"):
+        digits = TIP_DIGITS if phase == "tip" else step.pin_digits
+        _gather(
+            response,
+            action,
+            lines,
+            num_digits=digits,
+            timeout=timing.gather_timeout,
+            finish_on_key="#",
+            on_empty=True,
+        )
+    else:
+        timeout = (step.timeout or timing.gather_timeout) if phase == "" else timing.gather_timeout
+        _gather(response, action, lines, num_digits=1, timeout=timeout, finish_on_key="")
 
 
 def render_transfer(

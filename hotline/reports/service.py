@@ -13,6 +13,7 @@ from hotline.reports import events
 from hotline.reports.transitions import advance
 from hotline.states import SETTLED_FETCH, EventKind, ReportStatus, Urgency
 from hotline.twilio_params import whole_number
+from hotline.voice import callback
 
 # Recording fetch states after which nothing more is downloaded.
 SETTLED = SETTLED_FETCH
@@ -32,6 +33,11 @@ def end_call(session: Session, call: Call, status: str, duration: str | None) ->
     call.status = status
     call.duration = whole_number(duration)
     report = call.report
+    if callback.is_call_back(call):
+        # The earlier report's own call ended long ago: its end time and status stay.
+        events.record(session, report.id, EventKind.CALL_ENDED, status=status, duration=call.duration, callback=True)
+        callback.end(session, call)
+        return True
     report.call_ended_at = call.ended_at
     advance(report, ReportStatus.NEW)  # from "in_call" only
     events.record(session, report.id, EventKind.CALL_ENDED, status=status, duration=call.duration)

@@ -258,6 +258,7 @@ EVENT_LABELS: dict[EventKind, Callable[[dict[str, Any]], str]] = {
     K.CALLBACK_FAILED: lambda d: (
         "Follow-up refused: wrong PIN" + (" (on the web)" if d.get("channel") == "web" else "")
     ),
+    K.CALLBACK_UNMATCHED: lambda d: "Caller gave a tip number that opened no report; taken as a new tip",
     K.CALLBACK_LOCKED: lambda d: f"Follow-up locked for 24 hours after {d.get('failures', 5)} wrong PINs",
     K.MESSAGES_HEARD: lambda d: f"Caller heard {_count(d.get('count', 0), 'message')}",
     K.INFORMATION_ADDED: lambda d: (

@@ -67,6 +67,17 @@ def _wait_for_fetches(result: CallResult, fake: FakeTwilio, seconds: float) -> N
         click.echo(f"{len(pending)} recording(s) not fetched yet: is the worker running?")
 
 
+def callback_keys(tip: str, pin: str | None, language: str | None, answers: int) -> str:
+    """The keys of a call back: language, 9, the tip number, the PIN (or #), then 1 before
+    each answer to add and # to hang up. `language` is the --keys given (default 1)."""
+    if not tip.isdigit():
+        raise ValueError("the tip number is digits only")
+    if pin is not None and not pin.isdigit():
+        raise ValueError("the PIN is digits only")
+    first = parse_keys(language or "1")
+    return ",".join([*first, "9", f"{tip}#", pin or "#", *(["1"] * answers), "#"])
+
+
 def make_simulate_command(
     resolve: Resolver,
     twilio_api_base_url: Callable[[], str | None] | None = None,
@@ -103,6 +114,14 @@ def make_simulate_command(
         help="Where the simulated Twilio API serves recordings; default: the app's TWILIO_API_BASE_URL when local.",
     )
     @click.option("--wait", default=20.0, show_default=True, help="Seconds to keep serving recordings after the call.")
+    @click.option(
+        "--callback",
+        "callback_tip",
+        default=None,
+        metavar="TIP",
+        help="Call back about an earlier report with this tip number: hear its messages, add each --say.",
+    )
+    @click.option("--pin", default=None, help="The PIN chosen on the first call (with --callback; none: press #).")
     def simulate(
         hotline: str,
         keys: str | None,
@@ -114,6 +133,8 @@ def make_simulate_command(
         from_: str,
         twilio_url: str | None,
         wait: float,
+        callback_tip: str | None,
+        pin: str | None,
     ) -> None:
         """Place a simulated call to HOTLINE (an id or its phone number), playing Twilio's part."""
         url = url or (app_url() if app_url else _default_url())
@@ -122,6 +143,13 @@ def make_simulate_command(
         except (KeyError, ValueError) as exc:
             raise click.UsageError(str(exc)) from None
         caller: Caller
+        if callback_tip is not None:
+            try:
+                keys = callback_keys(callback_tip, pin, keys, len(says) + len(wavs))
+            except ValueError as exc:
+                raise click.BadParameter(str(exc), param_hint="--callback/--pin") from None
+        elif pin is not None:
+            raise click.UsageError("--pin goes with --callback")
         if keys is None and not says and not wavs:
             caller = InteractiveCaller(output_fn=click.echo)
         else:

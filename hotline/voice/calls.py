@@ -12,12 +12,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hotline.flows.engine import TRANSFER, CallState, Effect
+from hotline.flows.followup import CB_REPORT
 from hotline.models import Call, Event, Recording, Report
 from hotline.reports import events
 from hotline.states import TERMINAL_CALL_STATUSES as TERMINAL_CALL_STATUSES
 from hotline.states import URGENCY_RANK as URGENCY_RANK
 from hotline.states import EventKind, FetchState, RecordingStatus, Urgency, rank_of
 from hotline.twilio_params import whole_number
+from hotline.voice import callback
 
 
 def new_tip_number() -> str:
@@ -77,6 +79,10 @@ def save_state(call: Call, state: CallState) -> None:
     call.return_step, call.pending = state.return_step, state.pending
     if state.flags != call.flags:
         call.flags = dict(state.flags)
+    if state.flags.get(CB_REPORT):
+        # A call back belongs to an earlier report: its keypad, language, urgency and
+        # categories are that report's own, never this call's.
+        return
     report = call.report
     if state.language and report.language != state.language:
         report.language = state.language
@@ -93,7 +99,11 @@ def save_state(call: Call, state: CallState) -> None:
 def apply_effects(session: Session, call: Call, effects: list[Effect], params: dict[str, str]) -> None:
     """Write what the engine reported: timeline events, the PIN hash, recordings."""
     for effect in effects:
-        if effect.kind == "secret":
+        if effect.kind == "called_back":
+            callback.move_to(session, call, effect.detail["report_id"], messages_allowed=effect.detail["messages"])
+        elif effect.kind == "messages_heard":
+            callback.heard(session, call, list(effect.detail["ids"]))
+        elif effect.kind == "secret":
             call.report.pin_hash = effect.detail["hash"]
             events.record(session, call.report_id, EventKind.PIN_SET, key=effect.detail["key"])
         elif effect.kind == "recording":
@@ -219,7 +229,15 @@ def _transfer_live(session: Session, call: Call, turn: int) -> bool:
 
 
 def _details(session: Session, call: Call, kind: EventKind) -> list[dict[str, Any]]:
-    return list(session.scalars(select(Event.detail).where(Event.report_id == call.report_id, Event.kind == kind)))
+    rows = session.scalars(select(Event.detail).where(Event.report_id == call.report_id, Event.kind == kind))
+    return [detail for detail in rows if _of_call(detail, call)]
+
+
+def _of_call(detail: dict[str, Any], call: Call) -> bool:
+    """Whether a transfer event is this call's: a report called back has more than one call,
+    and their turn numbers overlap. An event naming no call is the report's first call's."""
+    owner = detail.get("call")
+    return owner == call.id if owner is not None else not callback.is_call_back(call)
 
 
 def note_transfer_answered(session: Session, call: Call, turn: int) -> bool:
@@ -228,7 +246,7 @@ def note_transfer_answered(session: Session, call: Call, turn: int) -> bool:
         return False  # a late request: that transfer is over
     if any(detail.get("turn") == turn for detail in _details(session, call, EventKind.TRANSFER_ANSWERED)):
         return False
-    events.record(session, call.report_id, EventKind.TRANSFER_ANSWERED, turn=turn)
+    events.record(session, call.report_id, EventKind.TRANSFER_ANSWERED, turn=turn, call=call.id)
     return True
 
 
@@ -244,7 +262,15 @@ def note_transfer_picked_up(session: Session, call: Call, turn: int, position: i
     noted = _details(session, call, EventKind.TRANSFER_PICKED_UP)
     if any(d.get("turn") == turn and d.get("position") == position for d in noted):
         return False
-    events.record(session, call.report_id, EventKind.TRANSFER_PICKED_UP, turn=turn, position=position, machine=machine)
+    events.record(
+        session,
+        call.report_id,
+        EventKind.TRANSFER_PICKED_UP,
+        turn=turn,
+        position=position,
+        machine=machine,
+        call=call.id,
+    )
     return True
 
 
@@ -259,7 +285,7 @@ def wave_outcome(session: Session, call: Call, turn: int) -> tuple[set[int], boo
     picked: set[int] = set()
     accepted = False
     for kind, detail in rows:
-        if detail.get("turn") != turn:
+        if detail.get("turn") != turn or not _of_call(detail, call):
             continue
         if kind == EventKind.TRANSFER_ANSWERED:
             accepted = True

@@ -7,6 +7,7 @@ names, so a job always finds the rows it is given.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,10 +50,20 @@ def salvaged_call(session: Session, line: Line, call_sid: str) -> tuple[Call, bo
     return call, service.end_call(session, call, CallStatus.COMPLETED, None)
 
 
+# Information added on a call back: "added_1", "added_2", ... (see the followup step).
+_ADDED = re.compile(r"^added_[0-9]{1,4}$")
+
+
 def question_of(line: Line, step_id: str) -> str:
-    """The question a recording answers: its record step's key, else a message."""
-    step = line.flow.steps.get(step_id)
-    return (step.key or step.id) if step is not None and step.type == "record" else MESSAGE
+    """The question a recording answers: its record step's key, else a message.
+
+    A call back's recording names its followup step and question: "callback.added_2".
+    """
+    base, _, question = step_id.partition(".")
+    step = line.flow.steps.get(base)
+    if step is not None and step.type == "followup" and _ADDED.match(question):
+        return question
+    return (step.key or step.id) if step is not None and step.type == "record" and not question else MESSAGE
 
 
 def record_status(

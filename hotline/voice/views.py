@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
+from dataclasses import replace
 
 from flask import Blueprint, Response, abort, g, request
 from sqlalchemy.orm import Session
@@ -12,14 +13,15 @@ from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.exceptions import HTTPException
 
 from hotline.extensions import db, runtime
-from hotline.flows.engine import CallState, Outcome
+from hotline.flows.engine import CallState, Engine, Outcome
 from hotline.flows.twiml import CALLBACK_OVERRIDES
 from hotline.hotlines import Line
 from hotline.jobs.declarations import FETCH, FINALIZE, ON_CALL
 from hotline.models import Call
 from hotline.reports import service
 from hotline.states import EventKind, RecordingStatus
-from hotline.voice import calls, recordings
+from hotline.voice import callback, calls, recordings
+from hotline.voice.callback import PhoneFollowup
 from hotline.voice.privacy import scrub
 from hotline.voice.safety import goodbye_twiml, not_in_service_twiml, salvage_twiml, thanks_twiml, unconfirmed_twiml
 from hotline.voice.signature import is_signed, public_url_of
@@ -141,7 +143,13 @@ def caller_input(turn: int) -> Response:
         # A recording such a request carries is stored from its status callback anyway.
         return _replay(call, line)
     state = calls.state_of(call)
-    return _finish(call, state, line.engine.handle_input(state, g.params))
+    return _finish(call, state, _engine(line).handle_input(state, g.params))
+
+
+def _engine(line: Line) -> Engine:
+    """The line's engine with this request's database behind a call back (cheap to build)."""
+    ctx = replace(line.engine.ctx, followup=PhoneFollowup(db.session, line.config.id))
+    return Engine(ctx)
 
 
 @bp.post("/dial/<int:turn>")
@@ -203,7 +211,9 @@ def call_status() -> Response:
     if service.end_call(db.session, call, status, g.params.get("CallDuration")):
         db.session.commit()
         report_id = call.report_id
-        FINALIZE.enqueue_now(FINALIZE.id(report_id, "call"), report_id)
+        # A call back's report was finalized after its first call: a job id of its own.
+        round_ = call.call_sid if callback.is_call_back(call) else "call"
+        FINALIZE.enqueue_now(FINALIZE.id(report_id, round_), report_id)
     return no_content()
 
 

@@ -60,7 +60,7 @@ def place_safe_schools_call(
     """An English Safe Schools call: topic 1 (weapons), `answers` recorded answers (or the
     given clips), district 2."""
     clips = clips or [UTTERANCES / f"u0{i + 1}.wav" for i in range(answers)]
-    caller = ScriptedCaller(keys=["1", "1", "2", "9", "#"], says=clips)
+    caller = ScriptedCaller(keys=["1", "-", "1", "2", "9", "#"], says=clips)
     call = SimulatedCall(app_url, AUTH_TOKEN, ACCOUNT_SID, SAFE_SCHOOLS, caller, fake, http=http)
     call.callback_retry_delay = 0.2
     return call.run()

@@ -43,7 +43,7 @@ def test_inmate_number_not_written_to_the_log_when_a_webhook_fails(
         pytest.skip("the proxy refuses connections: no statement, no parameters")
     caplog.set_level(logging.DEBUG)
     http = LockOnDigits(hotline)
-    keys = ["1", "1", "1", INMATE, "1", "9", "-", "#"]
+    keys = ["1", "-", "1", "1", INMATE, "1", "9", "-", "#"]
     caller = ScriptedCaller(keys=keys, says=[UTTERANCES / "u01.wav"])
     call = SimulatedCall(hotline.url, AUTH_TOKEN, ACCOUNT_SID, PREA, caller, hotline.fake, http=http)
     call.callback_retry_delay = 0.2

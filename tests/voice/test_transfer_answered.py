@@ -91,13 +91,13 @@ def test_pressing_1_marks_the_live_transfer_answered_once(app: Flask, twilio: Tw
     bridged = press(twilio, call, leg, url, "1")
     assert list(bridged) == []  # an empty document: Twilio bridges the two calls
     row = the_call(app)
-    assert row.mode == "transfer" and answered(app) == [{"turn": row.turn}]
+    assert row.mode == "transfer" and answered(app) == [{"turn": row.turn, "call": row.id}]
     press(twilio, call, leg, url, "1")  # Twilio repeats the request
-    assert answered(app) == [{"turn": row.turn}]
+    assert answered(app) == [{"turn": row.turn, "call": row.id}]
     doc = call.dial_result("completed")
     assert doc.verbs[-1] == "Hangup"
     press(twilio, call, leg, url, "1")  # a late repeat after the transfer ended
-    assert answered(app) == [{"turn": row.turn}]
+    assert answered(app) == [{"turn": row.turn, "call": row.id}]
 
 
 def test_another_key_hangs_up_the_dispatcher_and_marks_nothing(app: Flask, twilio: TwilioClient) -> None:
@@ -118,7 +118,7 @@ def test_an_answer_from_an_earlier_wave_does_not_mark_the_next(app: Flask, twili
     leg, url = whisper(twilio, call, SECOND)
     assert url != first_url
     press(twilio, call, leg, url, "1", To=SECOND)
-    assert answered(app) == [{"turn": the_call(app).turn}]
+    assert answered(app) == [{"turn": the_call(app).turn, "call": the_call(app).id}]
 
 
 def test_an_answer_from_an_earlier_transfer_does_not_mark_the_next(app: Flask, twilio: TwilioClient) -> None:
@@ -132,7 +132,7 @@ def test_an_answer_from_an_earlier_transfer_does_not_mark_the_next(app: Flask, t
     leg, url = whisper(twilio, call)
     assert url != first_url
     press(twilio, call, leg, url, "1")
-    assert answered(app) == [{"turn": the_call(app).turn}]
+    assert answered(app) == [{"turn": the_call(app).turn, "call": the_call(app).id}]
 
 
 def test_without_a_parent_call_the_dispatcher_is_still_bridged(app: Flask, twilio: TwilioClient) -> None:

@@ -106,7 +106,7 @@ def test_repeated_incoming_creates_one_report(app: Flask, twilio: TwilioClient) 
 
 
 def test_a_repeated_action_changes_nothing_twice(app: Flask, twilio: TwilioClient) -> None:
-    call = VoiceCall(twilio, SAFE_SCHOOLS)
+    call = VoiceCall(twilio, SAFE_SCHOOLS, skip_offer=False)
     call.start()
     action = call.doc.first("Gather").attrib["action"]  # type: ignore[union-attr]
     after = call.press("1")
