@@ -24,7 +24,7 @@ from hotline.pipeline.services import services_of
 from hotline.reports import events
 from hotline.reports.service import SETTLED, end_call, urgency_of
 from hotline.retention import expired
-from hotline.states import EventKind, FetchState, NotificationStatus, RecordingStatus, TranscriptState
+from hotline.states import Channel, EventKind, FetchState, NotificationStatus, RecordingStatus, TranscriptState
 
 log = logging.getLogger("workers")  # the jobs' logger, like hotline.jobs.locks: one name in the worker's log
 
@@ -69,7 +69,18 @@ def reconcile() -> int:
         end_call(db.session, call, "lost", None)
     db.session.commit()
     for report_id in db.session.scalars(
-        select(Report.id).where(Report.call_ended_at.is_not(None), Report.routed_at.is_(None))
+        select(Report.id).where(
+            or_(Report.call_ended_at.is_not(None), Report.channel == Channel.WEB), Report.routed_at.is_(None)
+        )
+    ):
+        count += FINALIZE.enqueue(FINALIZE.id(report_id, "sweep"), report_id)
+    # The tipster added information that has no round of notices yet (or its round is not
+    # acknowledged yet: finalize then does nothing): finalize opens it once the news is in.
+    for report_id in db.session.scalars(
+        select(Assignment.report_id)
+        .join(Report, Report.id == Assignment.report_id)
+        .where(Assignment.tipster_news_at.is_not(None), Report.routed_at.is_not(None))
+        .distinct()
     ):
         count += FINALIZE.enqueue(FINALIZE.id(report_id, "sweep"), report_id)
     # Routed before a late transcript landed (see hotline.pipeline.finalize): re-classify.
@@ -103,7 +114,11 @@ def resend_notices() -> int:
         select(Assignment)
         .join(
             Notification,
-            and_(Notification.assignment_id == Assignment.id, Notification.level == Assignment.level),
+            and_(
+                Notification.assignment_id == Assignment.id,
+                Notification.round == Assignment.round,
+                Notification.level == Assignment.level,
+            ),
         )
         .where(
             # Not "rejected" (Twilio refused it for good) and not "sent"; an "unknown" SMS is
