@@ -73,8 +73,9 @@ class EmailChannel:
         message = EmailMessage()
         message["From"] = self.smtp.sender
         message["To"] = target
+        what = "New information on " if notice.round else ""
         message["Subject"] = (
-            f"[{notice.urgency.upper()}] {notice.hotline} report {notice.reference}"
+            f"[{notice.urgency.upper()}] {what}{notice.hotline} report {notice.reference}"
             if notice.reference
             else f"[{notice.urgency.upper()}] {notice.hotline}"  # an alert to admins, about no report
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, exists, or_, select
 
 from hotline.auth.anchors import default_path, write_anchor
 from hotline.extensions import db, runtime
@@ -74,26 +74,17 @@ def reconcile() -> int:
         )
     ):
         count += FINALIZE.enqueue(FINALIZE.id(report_id, "sweep"), report_id)
-    # The tipster added information that has no round of notices yet (or its round is not
-    # acknowledged yet: finalize then does nothing): finalize opens it once the news is in.
+    # The tipster added information that has no round of notices yet (its FINALIZE lost, or
+    # a call back's recording that never settled, given up after the grace): finalize opens
+    # it. A round is an event at or after the news (see hotline.followup.news).
+    rounded = exists().where(
+        Event.report_id == Report.id,
+        Event.kind == EventKind.NEW_INFORMATION_NOTIFIED,
+        Event.at >= Report.tipster_added_at,
+    )
+    marked = exists().where(Assignment.report_id == Report.id, Assignment.tipster_news_at.is_not(None))
     for report_id in db.session.scalars(
-        select(Assignment.report_id)
-        .join(Report, Report.id == Assignment.report_id)
-        .where(Assignment.tipster_news_at.is_not(None), Report.routed_at.is_not(None))
-        .distinct()
-    ):
-        count += FINALIZE.enqueue(FINALIZE.id(report_id, "sweep"), report_id)
-    # Routed before a late transcript landed (see hotline.pipeline.finalize): re-classify.
-    for report_id in db.session.scalars(
-        select(Recording.report_id)
-        .join(Report, Report.id == Recording.report_id)
-        .where(
-            Report.routed_at.is_not(None),
-            Recording.transcript_state == TranscriptState.DONE,
-            Recording.classified_at.is_(None),
-            Recording.shredded_at.is_(None),
-        )
-        .distinct()
+        select(Report.id).where(Report.tipster_added_at.is_not(None), Report.routed_at.is_not(None), marked, ~rounded)
     ):
         count += FINALIZE.enqueue(FINALIZE.id(report_id, "sweep"), report_id)
     return count + resend_notices() + alert_on_call_again()

@@ -254,3 +254,20 @@ def test_news_on_a_closed_report_reopens_it_and_the_sweep_escalates_the_round(pa
         db.session.execute(update(Assignment).values(due_at=utcnow() - timedelta(seconds=1)))
         db.session.commit()
         assert sweep()["escalated"] == 0
+
+
+def test_the_sweep_opens_a_round_whose_finalize_was_lost(papp: Flask) -> None:
+    report_id = web_report(papp, "a fight behind the gym")
+    run_jobs(papp)
+    with papp.app_context():
+        report = db.session.get(Report, report_id)
+        assert report is not None
+        messages.reply(db.session, report_id, "more about it", "en")
+        news.tipster_added(db.session, report, channel=Channel.WEB, texts=1)
+        db.session.commit()  # and Redis was down: no FINALIZE queued
+        assert sweep()["enqueued"] == 1
+    run_jobs(papp)
+    assert kinds(papp)[EventKind.NEW_INFORMATION_NOTIFIED] == 1
+    assert set(sent(papp, 1)) == set(RIVERBEND)
+    with papp.app_context():
+        assert sweep()["enqueued"] == 0  # the round is open: nothing left to do for the news
