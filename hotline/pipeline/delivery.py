@@ -54,8 +54,9 @@ def send_notices(assignment_id: int, level: int, round_: int | None = None) -> i
     assignment = db.session.get(Assignment, assignment_id)
     if assignment is None:
         return 0
-    if round_ is not None and round_ != assignment.round:
+    if (round_ is not None and round_ != assignment.round) or level > assignment.level:
         return 0  # a newer round (the tipster added information) replaces what was left unsent
+    current = assignment.round  # read before the commits below: the notices are this round's
     if level > 0 and assignment.acknowledged_at is not None:
         return 0  # acknowledged in the meantime: no need to escalate
     report = db.session.get(Report, assignment.report_id)
@@ -64,7 +65,7 @@ def send_notices(assignment_id: int, level: int, round_: int | None = None) -> i
     enabled = services_of().channels
     pending = plan_notifications(db.session, cfg, assignment, level, enabled)
     db.session.commit()
-    notice = notice_for(cfg, report, level, assignment.round)
+    notice = notice_for(cfg, report, level, current)
     failures = []
     for note in pending:
         if not _send(note, enabled[note.channel], notice):
@@ -78,7 +79,7 @@ def send_notices(assignment_id: int, level: int, round_: int | None = None) -> i
             EventKind.NOTIFIED,
             agency=assignment.agency_id,
             level=level,
-            **({"round": assignment.round} if assignment.round else {}),
+            **({"round": current} if current else {}),
             channels=sorted({n.channel for n in pending if n.status == NotificationStatus.SENT}),
         )
         db.session.commit()
