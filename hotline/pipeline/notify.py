@@ -125,7 +125,8 @@ class WebhookChannel:
                 "hotline": notice.hotline,
                 "link": notice.link,
                 "level": notice.level,
-                "round": notice.round,
+                # Only on news: a receiver written for the first notices sees the body it knows.
+                **({"round": notice.round} if notice.round else {}),
             },
             sort_keys=True,
         ).encode()

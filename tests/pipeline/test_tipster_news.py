@@ -7,6 +7,8 @@ worker on real Redis, real speech recognition on the test clips (see tests/data/
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 from collections import Counter
 from datetime import timedelta
@@ -21,10 +23,14 @@ from hotline.followup import messages, news
 from hotline.jobs.declarations import FINALIZE, NOTIFY
 from hotline.models import Assignment, Call, Event, Notification, Recording, Report, utcnow
 from hotline.pipeline.assign import acknowledge
+from hotline.pipeline.notify import Notice, WebhookChannel
+from hotline.settings import load_settings
 from hotline.simulator.webhooks import new_sid, recording_params
 from hotline.states import Channel, EventKind, ReportStatus
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, SAFE_SCHOOLS, TwilioClient
 from tests.pipeline.conftest import UTTERANCES, run_jobs
+from tests.pipeline.servers import http_receiver
+from tests.pipeline.test_classify_route_notify import BASE, ROOT
 from workers.sweeps import sweep
 
 RIVERBEND = ["precinct_2_central", "riverbend_sd", "safe_schools_unit"]  # district 3, any topic
@@ -271,3 +277,28 @@ def test_the_sweep_opens_a_round_whose_finalize_was_lost(papp: Flask) -> None:
     assert set(sent(papp, 1)) == set(RIVERBEND)
     with papp.app_context():
         assert sweep()["enqueued"] == 0  # the round is open: nothing left to do for the news
+
+
+NEWS = Notice("R-2026-00042", "critical", "Safe Schools hotline", "https://h.test/reports/42", round=1)
+
+
+def test_a_round_notice_says_there_is_new_information_and_nothing_of_it() -> None:
+    assert (
+        NEWS.text()
+        == "New information on report R-2026-00042 (Safe Schools hotline, critical): https://h.test/reports/42"
+    )
+    escalated = dataclasses.replace(NEWS, level=1)
+    assert escalated.text().startswith("ESCALATION 1: still unacknowledged. New information on report R-2026-00042")
+    settings = load_settings(ROOT / "config.yaml", environ={}, overrides={**BASE, "webhook_secret": "shh"})
+    with http_receiver() as (url, received):
+        WebhookChannel(settings).send(url, NEWS)
+    [(_headers, body)] = received
+    assert json.loads(body) == {
+        "event": "report.new_information",
+        "report": "R-2026-00042",
+        "urgency": "critical",
+        "hotline": "Safe Schools hotline",
+        "link": "https://h.test/reports/42",
+        "level": 0,
+        "round": 1,
+    }
