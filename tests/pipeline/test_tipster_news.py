@@ -37,7 +37,7 @@ RIVERBEND = ["precinct_2_central", "riverbend_sd", "safe_schools_unit"]  # distr
 DRUGS = [*RIVERBEND, "drug_task_force"]  # district 3 and the drugs category
 
 
-def call_back(app: Flask, fake: Any, report_id: int, clips: list[str]) -> None:
+def call_back(app: Flask, fake: Any, report_id: int, clips: list[str], *, end: bool = True) -> str:
     """What a call back that adds information does, through Twilio's signed webhooks.
 
     The call back's Call row points at the earlier report; the adder calls
@@ -59,6 +59,14 @@ def call_back(app: Flask, fake: Any, report_id: int, clips: list[str]) -> None:
         url = f"{fake.base_url}/2010-04-01/Accounts/{ACCOUNT_SID}/Recordings/{sid}"
         params = recording_params(ACCOUNT_SID, call_sid, sid, url, "completed", 6)
         assert twilio.post("/voice/recording/safe_schools/problem", params).status_code == 204
+    if end:
+        end_call(app, call_sid)
+    return call_sid
+
+
+def end_call(app: Flask, call_sid: str) -> None:
+    """Twilio's final status callback for the call back."""
+    twilio = TwilioClient(app.test_client(), AUTH_TOKEN)
     ended = {
         "CallSid": call_sid,
         "AccountSid": ACCOUNT_SID,
@@ -149,7 +157,12 @@ def test_a_call_back_recording_lands_on_the_routed_report_raises_urgency_and_not
         assert {a.round for a in db.session.scalars(select(Assignment))} == {1}
 
     # A second call back with nothing alarming: a round of its own; urgency does not fall.
-    call_back(papp, fake_twilio, report_id, ["u12.wav"])  # "please call me back tomorrow morning"
+    # While the call back goes on, more may come: its round waits for its end.
+    sid = call_back(papp, fake_twilio, report_id, ["u12.wav"], end=False)  # "please call me back tomorrow morning"
+    run_jobs(papp)
+    with papp.app_context():
+        assert {a.round for a in db.session.scalars(select(Assignment))} == {1}
+    end_call(papp, sid)
     run_jobs(papp)
     with papp.app_context():
         report = db.session.scalars(select(Report)).one()
