@@ -60,6 +60,8 @@ from bench.databases import DEFAULT_PG_URL, database  # noqa: E402
 from bench.webhooks import Processes, percentile, sigterm_as_exit, start_redis  # noqa: E402
 
 TARGET_P95_MS = 150.0
+# Every NEWS_EVERY-th report has tipster news; every other one of those is unacknowledged.
+NEWS_EVERY = 53
 BATCH = 5_000
 
 # 8 agencies added to the 12 of config.yaml: four more school districts, each with its
@@ -202,6 +204,9 @@ def _report_rows(n: int, rng: random.Random, now: datetime) -> Iterator[tuple[di
             else None,
             "disposition": rng.choice(DISPOSITIONS) if status == "closed" else None,
             "closed_at": closed_at if closed_at is None or closed_at < now else now,
+            # About one report in 50 has information the tipster added later, halfway through
+            # its life (by its id, not the generator: the rest of the data stays as it was).
+            "tipster_added_at": created + (now - created) / 2 if (i + 1) % NEWS_EVERY == 0 else None,
         }
         yield row, agencies
 
@@ -329,6 +334,8 @@ def seed(engine: Engine, n: int, rng: random.Random) -> Seeded:
                         "acknowledged_by": "investigator1@example.org" if acked_at else None,
                         "level": 1 if acked_at is None and due < now else 0,
                         "due_at": due,
+                        "round": 1 if report["tipster_added_at"] else 0,
+                        "tipster_news_at": report["tipster_added_at"] if rid % (2 * NEWS_EVERY) == 0 else None,
                     }
                 )
             flush(conn)
@@ -564,6 +571,8 @@ def scenarios(report_ids: list[int], today: date, district: bool, visible: int) 
         ("queue urgency=critical", ["/queue?urgency=critical"]),
         ("queue status=all category=weapons", ["/queue?status=all&category=weapons"]),
         ("queue status=closed category=other", ["/queue?status=closed&category=other"]),
+        ("queue news=1 (tipster added information)", ["/queue?news=1"]),
+        ("queue sort=news", ["/queue?sort=news"]),
     ]
     if district:
         return [*common, ("report page", reports)]

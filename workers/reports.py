@@ -16,9 +16,9 @@ def finalize_report(report_id: int) -> str:
 
 
 @job
-def notify_assignment(assignment_id: int, level: int) -> int:
-    """Send the notices for an assignment at an escalation level; each one at most once."""
-    return delivery.send_notices(assignment_id, level)
+def notify_assignment(assignment_id: int, level: int, round_: int | None = None) -> int:
+    """Send the notices for an assignment at an escalation level of a round; each one at most once."""
+    return delivery.send_notices(assignment_id, level, round_)
 
 
 @job

@@ -59,16 +59,18 @@ def link_for(settings: Settings, report: Report) -> str:
     return f"{settings.public_url}/reports/{report.id}"
 
 
-def notice_for(settings: Settings, report: Report, level: int) -> Notice:
+def notice_for(settings: Settings, report: Report, level: int, round_: int = 0) -> Notice:
+    """The notice of a report at an escalation level, in a round (0: the report itself)."""
     hotline = settings.hotline(report.hotline_id)
     name = hotline.name.get("en", hotline.id) if hotline else report.hotline_id
-    return Notice(report.reference, report.urgency, name, link_for(settings, report), level)
+    return Notice(report.reference, report.urgency, name, link_for(settings, report), level, round=round_)
 
 
 def plan_notifications(
     session: Session, settings: Settings, assignment: Assignment, level: int, enabled: dict[str, Channel]
 ) -> list[Notification]:
-    """Create (once) the notification rows for an assignment at a level; return the unsent ones."""
+    """Create (once) the notification rows for an assignment at a level of its current
+    round; return the unsent ones."""
     agency = next((a for a in settings.agencies if a.id == assignment.agency_id), None)
     wanted: list[tuple[str, str]] = []
     if agency is not None and agency.contacts:
@@ -85,6 +87,7 @@ def plan_notifications(
         exists = session.scalar(
             select(Notification.id).where(
                 Notification.assignment_id == assignment.id,
+                Notification.round == assignment.round,
                 Notification.level == level,
                 Notification.channel == channel,
                 Notification.target == target,
@@ -93,7 +96,15 @@ def plan_notifications(
         if exists is None:
             try:
                 with session.begin_nested():
-                    session.add(Notification(assignment_id=assignment.id, level=level, channel=channel, target=target))
+                    session.add(
+                        Notification(
+                            assignment_id=assignment.id,
+                            round=assignment.round,
+                            level=level,
+                            channel=channel,
+                            target=target,
+                        )
+                    )
             except IntegrityError:
                 pass  # another worker planned it first
     return list(
@@ -101,6 +112,7 @@ def plan_notifications(
             select(Notification)
             .where(
                 Notification.assignment_id == assignment.id,
+                Notification.round == assignment.round,
                 Notification.level == level,
                 # A notice Twilio refused for good (e.g. 21211) waits for an admin, not a retry.
                 Notification.status.not_in((NotificationStatus.SENT, NotificationStatus.REJECTED)),
@@ -137,7 +149,8 @@ def escalate(session: Session, settings: Settings, assignment: Assignment, now: 
 
 
 def acknowledge(session: Session, report: Report, user: str, agency_id: str | None = None) -> int:
-    """Acknowledge a report for one agency (or all of its agencies); stops their escalation."""
+    """Acknowledge a report for one agency (or all of its agencies); stops their escalation
+    and clears their "Tipster added information" mark (they have seen the news)."""
     query = select(Assignment).where(Assignment.report_id == report.id, Assignment.acknowledged_at.is_(None))
     if agency_id:
         query = query.where(Assignment.agency_id == agency_id)
@@ -145,6 +158,7 @@ def acknowledge(session: Session, report: Report, user: str, agency_id: str | No
     now = utcnow()
     for assignment in open_ones:
         assignment.acknowledged_at, assignment.acknowledged_by = now, user
+        assignment.tipster_news_at = None
     if open_ones:
         advance(report, ReportStatus.ACKNOWLEDGED)
         events.record(session, report.id, EventKind.ACKNOWLEDGED, by=user, agencies=[a.agency_id for a in open_ones])

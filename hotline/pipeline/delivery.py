@@ -41,16 +41,22 @@ def plan(assignment: Assignment) -> bool:
 
 
 def enqueue_notify(assignment: Assignment, urgency: str) -> bool:
-    """Queue the notices of the assignment's current level (one live job per level)."""
-    level = assignment.level
-    return NOTIFY.enqueue(NOTIFY.id(assignment.id, level), assignment.id, level, urgency=urgency)
+    """Queue the notices of the assignment's current round and level (one live job each)."""
+    level, round_ = assignment.level, assignment.round
+    # Round 0 keeps the ids jobs had before rounds existed ("notify-<assignment>-<level>").
+    step = level if round_ == 0 else f"{level}-r{round_}"
+    return NOTIFY.enqueue(NOTIFY.id(assignment.id, step), assignment.id, level, round_, urgency=urgency)
 
 
-def send_notices(assignment_id: int, level: int) -> int:
-    """Send the notices for an assignment at an escalation level; each one at most once."""
+def send_notices(assignment_id: int, level: int, round_: int | None = None) -> int:
+    """Send the notices for an assignment at an escalation level of a round (None: the
+    current one); each one at most once."""
     assignment = db.session.get(Assignment, assignment_id)
     if assignment is None:
         return 0
+    if (round_ is not None and round_ != assignment.round) or level > assignment.level:
+        return 0  # a newer round (the tipster added information) replaces what was left unsent
+    current = assignment.round  # read before the commits below: the notices are this round's
     if level > 0 and assignment.acknowledged_at is not None:
         return 0  # acknowledged in the meantime: no need to escalate
     report = db.session.get(Report, assignment.report_id)
@@ -59,7 +65,7 @@ def send_notices(assignment_id: int, level: int) -> int:
     enabled = services_of().channels
     pending = plan_notifications(db.session, cfg, assignment, level, enabled)
     db.session.commit()
-    notice = notice_for(cfg, report, level)
+    notice = notice_for(cfg, report, level, current)
     failures = []
     for note in pending:
         if not _send(note, enabled[note.channel], notice):
@@ -73,6 +79,7 @@ def send_notices(assignment_id: int, level: int) -> int:
             EventKind.NOTIFIED,
             agency=assignment.agency_id,
             level=level,
+            **({"round": current} if current else {}),
             channels=sorted({n.channel for n in pending if n.status == NotificationStatus.SENT}),
         )
         db.session.commit()

@@ -31,11 +31,16 @@ class Notice:
     link: str
     level: int = 0
     text_override: str | None = None
+    # 0: the report itself; n > 0: the n-th time the tipster added information to it.
+    round: int = 0
 
     def text(self) -> str:
         if self.text_override:
             return self.text_override
         prefix = f"ESCALATION {self.level}: still unacknowledged. " if self.level else ""
+        if self.round:
+            # Content-free like the first notice: that there is more, never what.
+            return f"{prefix}New information on report {self.reference} ({self.hotline}, {self.urgency}): {self.link}"
         return f"{prefix}New {self.urgency} {self.hotline} report {self.reference} is waiting: {self.link}"
 
 
@@ -68,8 +73,9 @@ class EmailChannel:
         message = EmailMessage()
         message["From"] = self.smtp.sender
         message["To"] = target
+        what = "New information on " if notice.round else ""
         message["Subject"] = (
-            f"[{notice.urgency.upper()}] {notice.hotline} report {notice.reference}"
+            f"[{notice.urgency.upper()}] {what}{notice.hotline} report {notice.reference}"
             if notice.reference
             else f"[{notice.urgency.upper()}] {notice.hotline}"  # an alert to admins, about no report
         )
@@ -111,12 +117,16 @@ class WebhookChannel:
     def send(self, target: str, notice: Notice) -> None:
         body = json.dumps(
             {
-                "event": "report.escalated" if notice.level else "report.waiting",
+                "event": "report.escalated"
+                if notice.level
+                else ("report.new_information" if notice.round else "report.waiting"),
                 "report": notice.reference,
                 "urgency": notice.urgency,
                 "hotline": notice.hotline,
                 "link": notice.link,
                 "level": notice.level,
+                # Only on news: a receiver written for the first notices sees the body it knows.
+                **({"round": notice.round} if notice.round else {}),
             },
             sort_keys=True,
         ).encode()

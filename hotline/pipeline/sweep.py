@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, exists, or_, select
 
 from hotline.auth.anchors import default_path, write_anchor
 from hotline.extensions import db, runtime
@@ -24,7 +24,7 @@ from hotline.pipeline.services import services_of
 from hotline.reports import events
 from hotline.reports.service import SETTLED, end_call, urgency_of
 from hotline.retention import expired
-from hotline.states import EventKind, FetchState, NotificationStatus, RecordingStatus, TranscriptState
+from hotline.states import Channel, EventKind, FetchState, NotificationStatus, RecordingStatus, TranscriptState
 
 log = logging.getLogger("workers")  # the jobs' logger, like hotline.jobs.locks: one name in the worker's log
 
@@ -69,20 +69,22 @@ def reconcile() -> int:
         end_call(db.session, call, "lost", None)
     db.session.commit()
     for report_id in db.session.scalars(
-        select(Report.id).where(Report.call_ended_at.is_not(None), Report.routed_at.is_(None))
+        select(Report.id).where(
+            or_(Report.call_ended_at.is_not(None), Report.channel == Channel.WEB), Report.routed_at.is_(None)
+        )
     ):
         count += FINALIZE.enqueue(FINALIZE.id(report_id, "sweep"), report_id)
-    # Routed before a late transcript landed (see hotline.pipeline.finalize): re-classify.
+    # The tipster added information that has no round of notices yet (its FINALIZE lost, or
+    # a call back's recording that never settled, given up after the grace): finalize opens
+    # it. A round is an event at or after the news (see hotline.followup.news).
+    rounded = exists().where(
+        Event.report_id == Report.id,
+        Event.kind == EventKind.NEW_INFORMATION_NOTIFIED,
+        Event.at >= Report.tipster_added_at,
+    )
+    marked = exists().where(Assignment.report_id == Report.id, Assignment.tipster_news_at.is_not(None))
     for report_id in db.session.scalars(
-        select(Recording.report_id)
-        .join(Report, Report.id == Recording.report_id)
-        .where(
-            Report.routed_at.is_not(None),
-            Recording.transcript_state == TranscriptState.DONE,
-            Recording.classified_at.is_(None),
-            Recording.shredded_at.is_(None),
-        )
-        .distinct()
+        select(Report.id).where(Report.tipster_added_at.is_not(None), Report.routed_at.is_not(None), marked, ~rounded)
     ):
         count += FINALIZE.enqueue(FINALIZE.id(report_id, "sweep"), report_id)
     return count + resend_notices() + alert_on_call_again()
@@ -103,7 +105,11 @@ def resend_notices() -> int:
         select(Assignment)
         .join(
             Notification,
-            and_(Notification.assignment_id == Assignment.id, Notification.level == Assignment.level),
+            and_(
+                Notification.assignment_id == Assignment.id,
+                Notification.round == Assignment.round,
+                Notification.level == Assignment.level,
+            ),
         )
         .where(
             # Not "rejected" (Twilio refused it for good) and not "sent"; an "unknown" SMS is

@@ -1,5 +1,9 @@
 """The report queue: the user's agencies' reports, critical first, then oldest first.
 
+Reports with information the tipster added that one of the user's agencies has not
+acknowledged are marked "Tipster added information"; `news=1` shows only those and
+`sort=news` puts the most recent tipster information first.
+
 The page and its 30-second refresh (review.js fetching `/queue/rows` with the same query
 string) share one query, so a refresh keeps the user's filters and page. The listing is one
 indexed query (EXISTS on assignments by agency, ordered by the urgency/created index) plus one
@@ -17,7 +21,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import current_app, render_template, request, session, url_for
-from sqlalchemy import Select, String, cast, select
+from sqlalchemy import Select, String, cast, exists, select
 from sqlalchemy.orm import defer
 
 from hotline.auth import login_required
@@ -36,6 +40,8 @@ URGENCIES: tuple[Urgency, ...] = Urgency.most_urgent_first()
 # Status filter values beyond the statuses themselves; "open" (everything but closed) is
 # what an investigator normally wants to see, so it is the default.
 STATUS_CHOICES = {"open": "Open (not closed)", "all": "All", **STATUSES}
+# The orders the queue offers; "" is the default (most urgent, then oldest, first).
+SORT_CHOICES = {"": "Most urgent first", "news": "Most recent tipster information first"}
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,8 @@ class Filters:
     category: str = ""
     date_from: date | None = None
     date_to: date | None = None
+    news: bool = False
+    sort: str = ""
     page: int = 1
 
     def args(self, page: int | None = None) -> dict[str, Any]:
@@ -60,6 +68,8 @@ class Filters:
             "category": self.category,
             "date_from": self.date_from.isoformat() if self.date_from else "",
             "date_to": self.date_to.isoformat() if self.date_to else "",
+            "news": "1" if self.news else "",
+            "sort": self.sort,
             "page": str(wanted) if wanted != 1 else "",
         }
         return {k: v for k, v in values.items() if v}
@@ -88,6 +98,7 @@ def parse_filters(args: Any) -> Filters:
     urgency = args.get("urgency") or ""
     hotline = args.get("hotline") or ""
     category = args.get("category") or ""
+    sort = args.get("sort") or ""
     try:
         page = max(1, min(int(args.get("page") or 1), 100_000))
     except ValueError:
@@ -99,6 +110,8 @@ def parse_filters(args: Any) -> Filters:
         category=category if category in categories() else "",
         date_from=_date(args.get("date_from")),
         date_to=_date(args.get("date_to")),
+        news=args.get("news") == "1",
+        sort=sort if sort in SORT_CHOICES else "",
         page=page,
     )
 
@@ -113,6 +126,8 @@ class Row:
     due_at: datetime | None
     overdue: bool
     acknowledged: bool
+    # The tipster added information one of the user's agencies has not acknowledged.
+    news: bool = False
 
     @property
     def deadline_text(self) -> str:
@@ -159,6 +174,14 @@ def query_page(user: User, filters: Filters) -> tuple[list[Row], bool]:
         # the same on SQLite and PostgreSQL. The value was checked against the known
         # categories (slugs), so it cannot carry LIKE wildcards or quotes.
         query = query.where(cast(Report.categories, String).like(f'%"{filters.category}"%'))
+    if filters.news:
+        query = query.where(
+            exists().where(
+                Assignment.report_id == Report.id,
+                Assignment.agency_id.in_(list(user.agencies)),
+                Assignment.tipster_news_at.is_not(None),
+            )
+        )
     if filters.date_from:
         query = query.where(Report.created_at >= datetime.combine(filters.date_from, datetime.min.time()))
     # The last day a date can name has no day after it to end on (and nothing is after it).
@@ -171,6 +194,7 @@ def query_page(user: User, filters: Filters) -> tuple[list[Row], bool]:
     # The page's assignments for the user's agencies, in one query.
     due: dict[int, datetime] = {}
     acked: dict[int, bool] = {}
+    news: set[int] = set()
     if reports:
         settings = runtime.get().settings
         by_id = {r.id: r for r in reports}
@@ -185,6 +209,8 @@ def query_page(user: User, filters: Filters) -> tuple[list[Row], bool]:
                 due_at = acknowledgement_due(settings, a, by_id[a.report_id].urgency)
                 due[a.report_id] = min(due_at, due.get(a.report_id, due_at))
             acked[a.report_id] = acked.get(a.report_id, True) and a.acknowledged_at is not None
+            if a.tipster_news_at is not None:
+                news.add(a.report_id)
     names = hotline_names()
     now = utcnow()
     rows = [
@@ -194,6 +220,7 @@ def query_page(user: User, filters: Filters) -> tuple[list[Row], bool]:
             due_at=due.get(r.id),
             overdue=r.id in due and due[r.id] < now and r.status not in SETTLED_STATUSES,
             acknowledged=acked.get(r.id, False),
+            news=r.id in news,
         )
         for r in reports
     ]
@@ -201,16 +228,22 @@ def query_page(user: User, filters: Filters) -> tuple[list[Row], bool]:
 
 
 def by_rank(query: Select[Report], filters: Filters) -> Select[Report]:
-    """The page of `query` in queue order: most urgent first by rank, then oldest first.
+    """The page of `query` in queue order: most urgent first by rank, then oldest first
+    (or, with sort=news, the most recent tipster information first).
 
     Ordering on the stored urgency is rank order: hotline.states refuses to load unless the
     urgencies' texts sort most urgent first. So the page is one scan of the (urgency,
     created_at, id) index that stops when the page is full; a CASE on the rank would sort
     every visible report on each load, and a branch per urgency reads a page from each.
     """
+    if filters.sort == "news":
+        # Reports the tipster never added to (NULL) come last, oldest first, on both databases.
+        order = (Report.tipster_added_at.desc().nulls_last(), Report.id.desc())
+    else:
+        order = (Report.urgency, Report.created_at, Report.id)  # type: ignore[assignment]
     return (
-        query.options(defer(Report.keypad))  # the queue never shows keypad answers: leave them sealed
-        .order_by(Report.urgency, Report.created_at, Report.id)
+        query.options(defer(Report.keypad), defer(Report.written))  # never shown here: leave them sealed
+        .order_by(*order)
         .offset((filters.page - 1) * PAGE_SIZE)
         .limit(PAGE_SIZE + 1)  # one extra row tells whether there is a next page
     )
@@ -226,6 +259,7 @@ def _context(user: User) -> dict[str, Any]:
         "prev_url": url_for("review.queue", **filters.args(filters.page - 1)) if filters.page > 1 else None,
         "refresh_url": url_for("review.queue_rows", **filters.args()),
         "status_choices": STATUS_CHOICES,
+        "sort_choices": SORT_CHOICES,
         "urgencies": URGENCIES,
         "hotlines": hotline_names(),
         "categories": categories(),
