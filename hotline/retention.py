@@ -80,3 +80,35 @@ def shred_attachments(session: Session, store: EncryptedStore, settings: Setting
         session.commit()
         shredded += 1
     return shredded
+
+
+def shred_tipster_text(session: Session, settings: Settings, now: datetime) -> int:
+    """Destroy a web tip's written answers and the tipster's replies once the report has expired
+    (they are to a web tip what transcripts are to a call); commits each report. Returns how
+    many reports were cleared (each once: the timeline says it was done)."""
+    from hotline.models import Event, TipsterMessage
+    from hotline.reports import events
+    from hotline.states import EventKind, MessageDirection
+
+    replies = select(TipsterMessage.report_id).where(TipsterMessage.direction == MessageDirection.FROM_TIPSTER)
+    done = select(Event.report_id).where(Event.kind == EventKind.TIPSTER_TEXT_SHREDDED)
+    cleared = 0
+    for report in session.scalars(
+        select(Report).where(
+            expired(settings, now),
+            Report.legal_hold.is_(False),
+            or_(Report.written.is_not(None), Report.id.in_(replies)),
+            Report.id.not_in(done),
+        )
+    ).all():
+        report.written = None
+        for message in session.scalars(
+            select(TipsterMessage).where(
+                TipsterMessage.report_id == report.id, TipsterMessage.direction == MessageDirection.FROM_TIPSTER
+            )
+        ):
+            message.body = ""
+        events.record(session, report.id, EventKind.TIPSTER_TEXT_SHREDDED)
+        session.commit()
+        cleared += 1
+    return cleared

@@ -195,6 +195,7 @@ class EventKind(StrEnum):
     ATTACHMENT_ADDED = "attachment_added"
     ATTACHMENT_DOWNLOADED = "attachment_downloaded"
     NEW_INFORMATION_NOTIFIED = "new_information_notified"
+    TIPSTER_TEXT_SHREDDED = "tipster_text_shredded"
 
 
 def recording_event(status: str) -> EventKind:

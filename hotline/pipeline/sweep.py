@@ -23,7 +23,7 @@ from hotline.pipeline.on_call import unalerted_transfers
 from hotline.pipeline.services import services_of
 from hotline.reports import events
 from hotline.reports.service import SETTLED, end_call, urgency_of
-from hotline.retention import expired
+from hotline.retention import expired, shred_attachments, shred_tipster_text
 from hotline.states import Channel, EventKind, FetchState, NotificationStatus, RecordingStatus, TranscriptState
 
 log = logging.getLogger("workers")  # the jobs' logger, like hotline.jobs.locks: one name in the worker's log
@@ -189,6 +189,10 @@ def apply_retention() -> int:
         events.record(db.session, rec.report_id, EventKind.RECORDING_SHREDDED, recording_sid=rec.recording_sid)
         db.session.commit()
         shredded += 1
+    # A web tip's files and text go with the same retention as a call's audio and transcripts.
+    settings, now = runtime.get().settings, utcnow()
+    shredded += shred_attachments(db.session, store, settings, now)
+    shred_tipster_text(db.session, settings, now)
     return shredded
 
 

@@ -227,7 +227,7 @@ EVENT_LABELS: dict[EventKind, Callable[[dict[str, Any]], str]] = {
     K.TRANSCRIPTION_FAILED: lambda d: "Transcription failed",
     K.TRANSCRIPTION_UNSUPPORTED: lambda d: "No transcription for this language",
     K.CLASSIFIED: lambda d: "Classified",
-    K.RECLASSIFIED: lambda d: f"Classified again after a late recording: {d.get('urgency', '')}",
+    K.RECLASSIFIED: lambda d: f"Classified again after new information: {d.get('urgency', '')}",
     K.ROUTED: lambda d: (
         ("Also routed to " if d.get("late") else "Routed to ")
         + ", ".join(_agency_name(a) for a in d.get("agencies", []))
@@ -272,6 +272,7 @@ EVENT_LABELS: dict[EventKind, Callable[[dict[str, Any]], str]] = {
     K.WEB_TIP_RECEIVED: lambda d: "Tip received through the web form",
     K.ATTACHMENT_ADDED: lambda d: f"Tipster attached {_count(d.get('count', 1), 'file')}",
     K.ATTACHMENT_DOWNLOADED: lambda d: f"Attachment downloaded by {d.get('by', '')}",
+    K.TIPSTER_TEXT_SHREDDED: lambda d: "Written answers and replies deleted (retention)",
     K.NEW_INFORMATION_NOTIFIED: lambda d: "Agencies told of new information from the tipster",
 }
 
