@@ -175,10 +175,11 @@ def set_pin() -> tuple[str, int]:
         if not passphrase.is_passphrase(secret):
             errors["pin"] = text(lang, "error_pin_format")
     else:
-        kind, secret = "pin", request.form.get("pin", "").strip()
+        # Normalized as /tip/check normalizes what is typed there: "１２３４" is kept as "1234".
+        kind, secret = "pin", passphrase.normalize(request.form.get("pin", ""))
         if not passphrase.is_pin(secret):
             errors["pin"] = text(lang, "error_pin_format")
-        elif secret != request.form.get("pin2", "").strip():
+        elif secret != passphrase.normalize(request.form.get("pin2", "")):
             errors["pin2"] = text(lang, "error_pin_match")
     report = intake.find(db.session, tip) if tip else None
     if not errors and report is not None and not intake.set_secret(db.session, report, secret, kind):
