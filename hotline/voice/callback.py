@@ -121,3 +121,11 @@ def end(session: Session, call: Call) -> None:
     count = max(added(call), since or 0)
     if count:
         news.tipster_added(session, call.report, channel=Channel.PHONE, recordings=count)
+
+
+def added_late(session: Session, call: Call, recording: Recording) -> None:
+    """A recording of this call back stored only after the call ended (the caller hung up
+    mid-recording, or its action failed and Twilio retried the callback): `end` could not
+    count it, so it is announced now, once (called when the recording becomes completed)."""
+    if is_call_back(call) and call.ended_at is not None and recording.created_at > call.ended_at:
+        news.tipster_added(session, call.report, channel=Channel.PHONE, recordings=1)
