@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from hotline.auth import audit
@@ -51,6 +51,8 @@ def check(
     stored = report.pin_hash if report is not None else None
     # Exactly one argon2 verification on every path: the time taken says nothing.
     matched = pins.pin_matches(stored or pins.dummy_hash(), pin or "")
+    if tip_number.isdigit():
+        _serialize(session, tip_number, report)
     now = utcnow()
     locked = report is not None and report.followup_locked_until is not None and report.followup_locked_until > now
     if report is not None and not locked:
@@ -60,6 +62,25 @@ def check(
             return Access(report.id, messages=False)
     _fail(session, report, channel, locked)
     return None
+
+
+def _serialize(session: Session, tip_number: str, report: Report | None) -> None:
+    """Decide one check of a tip number at a time, on the report as it is now.
+
+    A no-op UPDATE takes the report's row lock (PostgreSQL) or the database's write lock
+    (SQLite) until the caller commits: parallel guesses each see the failures counted before
+    them and a lock set meanwhile, instead of all passing as the first five. Taken after the
+    argon2 verification, so the lock is held for a few statements only; run for an unknown
+    number too (it matches no row), the same work on every path.
+    """
+    session.execute(
+        update(Report)
+        .where(Report.tip_number == tip_number)
+        .values(followup_locked_until=Report.followup_locked_until)
+        .execution_options(synchronize_session=False)
+    )
+    if report is not None:
+        session.refresh(report, ["followup_locked_until"])
 
 
 def _fail(session: Session, report: Report | None, channel: str, locked: bool) -> None:
