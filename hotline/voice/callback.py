@@ -43,7 +43,8 @@ class PhoneFollowup:
         return Opened(opened.report_id, opened.messages)
 
     def unheard(self, report_id: int) -> list[Note]:
-        return [Note(m.id, m.language, m.body) for m in messages.unheard(self.session, report_id)]
+        # Cleaned again when read out: a stored control character would make the TwiML ill-formed.
+        return [Note(m.id, m.language, messages.clean(m.body)) for m in messages.unheard(self.session, report_id)]
 
     def messages(self, report_id: int, ids: Sequence[int]) -> list[Note]:
         found = self.session.scalars(
@@ -55,7 +56,7 @@ class PhoneFollowup:
             )
             .order_by(TipsterMessage.id)
         )
-        return [Note(m.id, m.language, m.body) for m in found]
+        return [Note(m.id, m.language, messages.clean(m.body)) for m in found]
 
     def closed(self, report_id: int) -> bool:
         report = self.session.get(Report, report_id)
