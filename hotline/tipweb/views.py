@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from typing import Any
 
 from flask import Blueprint, Response, abort, render_template, request
@@ -211,7 +212,8 @@ def check_form() -> tuple[str, int]:
 def check() -> tuple[str, int]:
     """Open a tip with its number and PIN: its status, the messages to the tipster, a reply form."""
     lang = _lang()
-    tip = re.sub(r"[\s-]", "", request.form.get("tip", ""))
+    # Full-width digits (a CJK keyboard) are the same number; spaces and dashes are grouping.
+    tip = re.sub(r"[\s-]", "", unicodedata.normalize("NFKC", request.form.get("tip", "")))
     secret = passphrase.normalize(request.form.get("secret", ""))
     draft = request.form.get("draft", "")[: forms.MAX_REPLY_CHARS]
     errors: dict[str, str] = {}

@@ -20,6 +20,9 @@ def test_a_full_width_pin_opens_the_tip_it_was_chosen_for(app: Flask, tipster: T
     for typed in ("1234", "１２３４"):
         status, page = check(tipster, tip, typed)
         assert status == 200 and REFUSED not in page
+    wide = tip.translate({ord(d): ord(d) - ord("0") + ord("０") for d in "0123456789"})
+    status, page = check(tipster, wide, "1234")  # the tip number typed on the same keyboard
+    assert status == 200 and REFUSED not in page
 
 
 def test_a_pin_of_other_digits_is_refused_not_kept(app: Flask, tipster: Tipster) -> None:
