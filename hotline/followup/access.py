@@ -9,6 +9,7 @@ number is never stored, and a web tipster's address neither.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -67,18 +68,23 @@ def check(
 def _serialize(session: Session, tip_number: str, report: Report | None) -> None:
     """Decide one check of a tip number at a time, on the report as it is now.
 
-    A no-op UPDATE takes the report's row lock (PostgreSQL) or the database's write lock
-    (SQLite) until the caller commits: parallel guesses each see the failures counted before
-    them and a lock set meanwhile, instead of all passing as the first five. Taken after the
-    argon2 verification, so the lock is held for a few statements only; run for an unknown
-    number too (it matches no row), the same work on every path.
+    Parallel guesses must each see the failures counted before them and a lock set meanwhile,
+    or all pass as "one of the first five". PostgreSQL: a transaction-level advisory lock on
+    the tip number, so checks wait only for each other, never for a job writing the report.
+    SQLite has one writer at a time: a no-op UPDATE takes its write lock now rather than at
+    the audit entry. Held until the caller commits, taken after the argon2 verification, and
+    taken for an unknown number too: the same work on every path.
     """
-    session.execute(
-        update(Report)
-        .where(Report.tip_number == tip_number)
-        .values(followup_locked_until=Report.followup_locked_until)
-        .execution_options(synchronize_session=False)
-    )
+    if session.get_bind().dialect.name == "postgresql":
+        digest = hashlib.sha256(f"followup-check:{tip_number}".encode()).digest()
+        session.execute(select(func.pg_advisory_xact_lock(int.from_bytes(digest[:8], "big", signed=True))))
+    else:
+        session.execute(
+            update(Report)
+            .where(Report.tip_number == tip_number)
+            .values(followup_locked_until=Report.followup_locked_until)
+            .execution_options(synchronize_session=False)
+        )
     if report is not None:
         session.refresh(report, ["followup_locked_until"])
 
