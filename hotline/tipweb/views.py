@@ -261,7 +261,8 @@ def _conversation(
 def reply() -> tuple[str, int]:
     """The tipster adds information (text and files) to the tip they opened."""
     lang = _lang()
-    body = request.form.get("body", "").replace("\r\n", "\n").strip()
+    # Control characters are dropped here, not after the checks: "\x00" alone is an empty reply.
+    body = messages.clean(request.form.get("body", "").replace("\r\n", "\n")).strip()
     tip = tokens.redeem(tokens.REPLY, request.form.get("token", ""))
     report = intake.find(db.session, tip) if tip else None
     locked = report is not None and report.followup_locked_until is not None and report.followup_locked_until > utcnow()

@@ -5,9 +5,13 @@ from __future__ import annotations
 import re
 
 from flask import Flask
+from sqlalchemy import func, select
+
+from hotline.extensions import db
+from hotline.models import TipsterMessage
 
 from tests.tipweb.conftest import Tipster
-from tests.tipweb.test_followup import REFUSED, check
+from tests.tipweb.test_followup import PIN, REFUSED, check, tip_with_pin
 from tests.tipweb.test_submit import file_tip, the_report
 
 
@@ -57,3 +61,12 @@ def test_a_digits_answer_is_ascii_digits_only(app: Flask, tipster: Tipster) -> N
     tip = re.search(r'class="tip-number">([0-9]{8})<', response.get_data(as_text=True))
     assert tip is not None
     assert the_report(app, tip.group(1)).keypad["inmate_number"] == "12345"
+
+
+def test_a_reply_of_control_characters_only_is_an_empty_reply(app: Flask, tipster: Tipster) -> None:
+    tip = tip_with_pin(tipster)
+    assert check(tipster, tip, PIN)[0] == 200
+    response = tipster.post("/tip/check/reply", {"body": "\x00\x0b\x1b \x7f"}, token=True)
+    assert response.status_code == 400
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(TipsterMessage)) == 0
