@@ -53,7 +53,9 @@ def test_a_pin_sent_while_the_database_is_locked_keeps_the_tip_number_on_screen(
     assert saved.status_code == 200 and the_report(app, tip).pin_hash is not None
 
 
-def test_a_check_or_reply_while_the_database_is_locked_says_so(app: Flask, tipster: Tipster, settings: Settings) -> None:
+def test_a_check_or_reply_while_the_database_is_locked_says_so(
+    app: Flask, tipster: Tipster, settings: Settings
+) -> None:
     tip = tip_with_pin(tipster)
     tipster.get("/tip/check")
     opened = tipster.post("/tip/check", {"tip": tip, "secret": PIN})

@@ -9,7 +9,6 @@ from sqlalchemy import func, select
 
 from hotline.extensions import db
 from hotline.models import TipsterMessage
-
 from tests.tipweb.conftest import Tipster
 from tests.tipweb.test_followup import PIN, REFUSED, check, tip_with_pin
 from tests.tipweb.test_submit import file_tip, the_report
