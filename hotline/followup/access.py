@@ -9,10 +9,11 @@ number is never stored, and a web tipster's address neither.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from hotline.auth import audit
@@ -51,6 +52,8 @@ def check(
     stored = report.pin_hash if report is not None else None
     # Exactly one argon2 verification on every path: the time taken says nothing.
     matched = pins.pin_matches(stored or pins.dummy_hash(), pin or "")
+    if tip_number.isdigit():
+        _serialize(session, tip_number, report)
     now = utcnow()
     locked = report is not None and report.followup_locked_until is not None and report.followup_locked_until > now
     if report is not None and not locked:
@@ -60,6 +63,30 @@ def check(
             return Access(report.id, messages=False)
     _fail(session, report, channel, locked)
     return None
+
+
+def _serialize(session: Session, tip_number: str, report: Report | None) -> None:
+    """Decide one check of a tip number at a time, on the report as it is now.
+
+    Parallel guesses must each see the failures counted before them and a lock set meanwhile,
+    or all pass as "one of the first five". PostgreSQL: a transaction-level advisory lock on
+    the tip number, so checks wait only for each other, never for a job writing the report.
+    SQLite has one writer at a time: a no-op UPDATE takes its write lock now rather than at
+    the audit entry. Held until the caller commits, taken after the argon2 verification, and
+    taken for an unknown number too: the same work on every path.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        digest = hashlib.sha256(f"followup-check:{tip_number}".encode()).digest()
+        session.execute(select(func.pg_advisory_xact_lock(int.from_bytes(digest[:8], "big", signed=True))))
+    else:
+        session.execute(
+            update(Report)
+            .where(Report.tip_number == tip_number)
+            .values(followup_locked_until=Report.followup_locked_until)
+            .execution_options(synchronize_session=False)
+        )
+    if report is not None:
+        session.refresh(report, ["followup_locked_until"])
 
 
 def _fail(session: Session, report: Report | None, channel: str, locked: bool) -> None:

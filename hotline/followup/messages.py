@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -10,6 +12,15 @@ from hotline.states import MessageDirection
 
 MAX_LENGTH = 500
 LANGUAGES = ("en", "es")
+# Characters no XML document may hold (a message is read out in TwiML) and other invisible
+# controls, as pasted from a word processor or a terminal; a page or line break becomes a new line.
+_BREAKS = re.compile(r"[\x0b\x0c\x85\u2028\u2029]")
+_UNSPEAKABLE = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff\r]")
+
+
+def clean(body: str) -> str:
+    """A message's text without control characters: safe to read out in TwiML and show."""
+    return _UNSPEAKABLE.sub("", _BREAKS.sub("\n", body))
 
 
 def thread(session: Session, report_id: int) -> list[TipsterMessage]:
@@ -23,7 +34,7 @@ def write(
     session: Session, report_id: int, body: str, language: str, *, author_email: str, agency_id: str
 ) -> TipsterMessage:
     """Add an investigator's message for the tipster; the caller checks access, audits and commits."""
-    text = body.strip()
+    text = clean(body).strip()
     if not text:
         raise ValueError("write a message first")
     if len(text) > MAX_LENGTH:
@@ -46,7 +57,7 @@ def write(
 def reply(session: Session, report_id: int, body: str, language: str) -> TipsterMessage:
     """Add the tipster's reply (from /tip/check); nothing about the tipster is kept but the time."""
     message = TipsterMessage(
-        report_id=report_id, direction=MessageDirection.FROM_TIPSTER, language=language, body=body.strip()
+        report_id=report_id, direction=MessageDirection.FROM_TIPSTER, language=language, body=clean(body).strip()
     )
     session.add(message)
     session.flush()

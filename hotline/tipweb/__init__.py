@@ -16,10 +16,10 @@ from __future__ import annotations
 import io
 from typing import IO
 
-from flask import Flask
+from flask import Flask, Response, request
 from flask.wrappers import Request
 
-from hotline.tipweb import limiting
+from hotline.tipweb import forms, limiting
 from hotline.tipweb.accesslog import install_dev_filter, is_tip_path
 from hotline.tipweb.views import bp
 
@@ -57,6 +57,16 @@ class TipRequest(Request):
         return io.BytesIO()
 
 
+def _filed_or_files(response: Response) -> bool:
+    """Whether a POST of the form counts against the tip limit: filed, or its files decoded."""
+    if response.status_code == 200:
+        return True
+    try:
+        return any(f.filename for f in request.files.getlist(forms.FILES_FIELD))
+    except Exception:  # noqa: BLE001 - a body that could not be read (413) decoded nothing
+        return False
+
+
 def init_tipweb(app: Flask) -> None:
     """Register the pages, their limits and the access-log filter; call after init_auth (CSRF)."""
     from hotline.extensions import runtime
@@ -82,8 +92,9 @@ def init_tipweb(app: Flask) -> None:
     def check_limit() -> str:
         return runtime.get().settings.web.check_limit
 
-    # Tips filed count (a form sent back with an error does not); every check counts.
-    limiting.limited(app, limiter, "tip.submit", limiting.TIP, tip_limit, counts=lambda r: r.status_code == 200)
+    # Tips filed count; a form sent back with an error does not, unless it carried files: they
+    # were decoded all the same (a big image costs a second of CPU). Every check counts.
+    limiting.limited(app, limiter, "tip.submit", limiting.TIP, tip_limit, counts=_filed_or_files)
     for endpoint in ("tip.check", "tip.reply", "tip.set_pin"):
         limiting.limited(app, limiter, endpoint, limiting.CHECK, check_limit)
     install_dev_filter()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from werkzeug.datastructures import FileStorage, MultiDict
@@ -15,6 +17,7 @@ from hotline.tipweb.texts import text
 FILES_FIELD = "files"
 HONEYPOT_FIELD = "website"
 MAX_REPLY_CHARS = 2000
+_DIGITS = re.compile(r"[0-9]+")
 
 
 @dataclass
@@ -52,9 +55,10 @@ def read_answers(questions: list[Question], form: MultiDict[str, str], language:
             else:
                 keypad[q.key] = value
         else:
-            value = "".join(raw.split())
+            # Full-width digits become ASCII; other scripts' digits (str.isdigit() takes "٣") are refused.
+            value = "".join(unicodedata.normalize("NFKC", raw).split())
             checked.values[q.key] = value
-            if value and not (value.isdigit() and q.min_digits <= len(value) <= q.max_digits):
+            if value and not (_DIGITS.fullmatch(value) and q.min_digits <= len(value) <= q.max_digits):
                 checked.errors[q.field_id] = text(language, "error_digits", min=q.min_digits, max=q.max_digits)
             elif value:
                 keypad[q.key] = value

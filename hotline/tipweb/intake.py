@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -113,7 +113,15 @@ def set_secret(session: Session, report: Report, secret: str, kind: str) -> bool
     """Hash and keep the tip's PIN or passphrase (normalized); False if it already has one."""
     if report.pin_hash is not None:
         return False
-    report.pin_hash = pins.hash_pin(secret)
+    # Conditional: of two choices sent at once (a double click), only the first is kept.
+    kept = session.execute(
+        update(Report)
+        .where(Report.id == report.id, Report.pin_hash.is_(None))
+        .values(pin_hash=pins.hash_pin(secret))
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(kept, "rowcount", 0) != 1:
+        return False
     events.record(session, report.id, EventKind.PIN_SET, key=kind, channel=Channel.WEB.value)
     audit.append(session, "tip.pin_set", target_type="report", target_id=report.id, detail={"kind": kind}, ip=None)
     return True

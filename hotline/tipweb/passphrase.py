@@ -38,7 +38,8 @@ def normalize(secret: str) -> str:
 
 
 def is_pin(secret: str) -> bool:
-    return secret.isdigit() and 4 <= len(secret) <= 8
+    """Four to eight ASCII digits (str.isdigit() also takes "٤" and "²", which no keypad types)."""
+    return re.fullmatch(r"[0-9]{4,8}", secret) is not None
 
 
 def is_passphrase(secret: str, language: str | None = None) -> bool:

@@ -38,6 +38,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "error_files_again": "Attach your files again: a browser does not keep them when a page comes back.",
         "error_expired_form": "Form expired: the page timed out before you sent it. Your answers are "
         "below: check them and send again.",
+        "error_not_saved": "We could not save what you sent: the site has a technical problem. Nothing was "
+        "kept. Your answers are below: send them again in a few minutes. If someone is in danger right now, "
+        "call 911.",
         "filed_title": "Thank you. Your tip was received.",
         "tip_number": "Your tip number",
         "tip_number_keep": "Write it down and keep it safe. With it and a PIN you can come back to read "
@@ -123,6 +126,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "error_files_again": "Adjunte de nuevo sus archivos: el navegador no los conserva al volver la página.",
         "error_expired_form": "Formulario caducado: la página caducó antes de enviarla. Sus respuestas "
         "están abajo: revíselas y envíelas de nuevo.",
+        "error_not_saved": "No pudimos guardar lo que envió: el sitio tiene un problema técnico. No se "
+        "guardó nada. Sus respuestas están abajo: envíelas de nuevo en unos minutos. Si alguien está en "
+        "peligro ahora mismo, llame al 911.",
         "filed_title": "Gracias. Recibimos su aviso.",
         "tip_number": "Su número de aviso",
         "tip_number_keep": "Anótelo y guárdelo bien. Con él y un número secreto podrá volver para leer "

@@ -6,11 +6,14 @@ rights between pages (choose a PIN, reply) travel in signed, expiring hidden fie
 
 from __future__ import annotations
 
+import logging
 import re
+import unicodedata
 from typing import Any
 
 from flask import Blueprint, Response, abort, render_template, request
 from flask_wtf.csrf import CSRFError  # type: ignore[import-untyped]
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from hotline.extensions import db, runtime
@@ -24,6 +27,7 @@ from hotline.tipweb import forms, intake, passphrase, tokens
 from hotline.tipweb.questions import Question, questions_of
 from hotline.tipweb.texts import LANGUAGES, language_of, text
 
+log = logging.getLogger(__name__)
 bp = Blueprint("tip", __name__)
 
 FILES_ID = "q-files"
@@ -175,10 +179,11 @@ def set_pin() -> tuple[str, int]:
         if not passphrase.is_passphrase(secret):
             errors["pin"] = text(lang, "error_pin_format")
     else:
-        kind, secret = "pin", request.form.get("pin", "").strip()
+        # Normalized as /tip/check normalizes what is typed there: "１２３４" is kept as "1234".
+        kind, secret = "pin", passphrase.normalize(request.form.get("pin", ""))
         if not passphrase.is_pin(secret):
             errors["pin"] = text(lang, "error_pin_format")
-        elif secret != request.form.get("pin2", "").strip():
+        elif secret != passphrase.normalize(request.form.get("pin2", "")):
             errors["pin2"] = text(lang, "error_pin_match")
     report = intake.find(db.session, tip) if tip else None
     if not errors and report is not None and not intake.set_secret(db.session, report, secret, kind):
@@ -207,7 +212,8 @@ def check_form() -> tuple[str, int]:
 def check() -> tuple[str, int]:
     """Open a tip with its number and PIN: its status, the messages to the tipster, a reply form."""
     lang = _lang()
-    tip = re.sub(r"[\s-]", "", request.form.get("tip", ""))
+    # Full-width digits (a CJK keyboard) are the same number; spaces and dashes are grouping.
+    tip = re.sub(r"[\s-]", "", unicodedata.normalize("NFKC", request.form.get("tip", "")))
     secret = passphrase.normalize(request.form.get("secret", ""))
     draft = request.form.get("draft", "")[: forms.MAX_REPLY_CHARS]
     errors: dict[str, str] = {}
@@ -255,7 +261,8 @@ def _conversation(
 def reply() -> tuple[str, int]:
     """The tipster adds information (text and files) to the tip they opened."""
     lang = _lang()
-    body = request.form.get("body", "").replace("\r\n", "\n").strip()
+    # Control characters are dropped here, not after the checks: "\x00" alone is an empty reply.
+    body = messages.clean(request.form.get("body", "").replace("\r\n", "\n")).strip()
     tip = tokens.redeem(tokens.REPLY, request.form.get("token", ""))
     report = intake.find(db.session, tip) if tip else None
     locked = report is not None and report.followup_locked_until is not None and report.followup_locked_until > utcnow()
@@ -304,6 +311,22 @@ def not_found(_exc: HTTPException) -> tuple[str, int]:
 @bp.errorhandler(CSRFError)
 def form_expired(_exc: CSRFError) -> tuple[str, int]:
     """The CSRF token ran out while the tipster was writing: show their answers again, not a dead end."""
+    return _answers_again("error_expired_form", 400)
+
+
+@bp.errorhandler(SQLAlchemyError)
+def not_saved(_exc: SQLAlchemyError) -> tuple[str, int]:
+    """The database failed (down, locked): nothing was kept, so say so and give the answers back."""
+    log.exception("a web tip page could not reach the database")
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - the database may be the thing that failed
+        log.warning("rollback failed after a database error on a tip page")
+    return _answers_again("error_not_saved", 503)
+
+
+def _answers_again(key: str, status: int) -> tuple[str, int]:
+    """The page the tipster sent, again, with what they wrote and the sentence `key` on top."""
     lang = _lang()
     endpoint = request.endpoint or ""
     line = runtime.get().lines.by_id(str((request.view_args or {}).get("hotline_id", "")))
@@ -311,8 +334,16 @@ def form_expired(_exc: CSRFError) -> tuple[str, int]:
         lang = _line_language(line)
         questions = questions_of(line.flow, lang)
         checked, _answers = forms.read_answers(questions, request.form, lang)
-        checked.errors["form"] = text(lang, "error_expired_form")
+        checked.errors["form"] = text(lang, key)
         checked.files_sent = bool([f for f in request.files.getlist(forms.FILES_FIELD) if f.filename])
-        return _form_page(line, lang, questions, checked, 400)
+        return _form_page(line, lang, questions, checked, status)
+    tip = tokens.redeem(tokens.SET_PIN, request.form.get("token", "")) if endpoint == "tip.set_pin" else None
+    if tip is not None:
+        # The page that shows the tip number: the tipster may not have written it down yet.
+        phrase = request.form.get("passphrase") or None
+        errors = {"pin": text(lang, key)}
+        return _filed_page(
+            tip_number=tip or _decoy_number(), token_tip=tip, lang=lang, errors=errors, phrase=phrase, status=status
+        )
     values = {"tip": "", "draft": request.form.get("body", "")[: forms.MAX_REPLY_CHARS]}
-    return _page("tip/check.html", 400, values=values, errors={"form": text(lang, "error_expired_form")})
+    return _page("tip/check.html", status, values=values, errors={"form": text(lang, key)})

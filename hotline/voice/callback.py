@@ -43,7 +43,8 @@ class PhoneFollowup:
         return Opened(opened.report_id, opened.messages)
 
     def unheard(self, report_id: int) -> list[Note]:
-        return [Note(m.id, m.language, m.body) for m in messages.unheard(self.session, report_id)]
+        # Cleaned again when read out: a stored control character would make the TwiML ill-formed.
+        return [Note(m.id, m.language, messages.clean(m.body)) for m in messages.unheard(self.session, report_id)]
 
     def messages(self, report_id: int, ids: Sequence[int]) -> list[Note]:
         found = self.session.scalars(
@@ -55,7 +56,7 @@ class PhoneFollowup:
             )
             .order_by(TipsterMessage.id)
         )
-        return [Note(m.id, m.language, m.body) for m in found]
+        return [Note(m.id, m.language, messages.clean(m.body)) for m in found]
 
     def closed(self, report_id: int) -> bool:
         report = self.session.get(Report, report_id)
@@ -121,3 +122,11 @@ def end(session: Session, call: Call) -> None:
     count = max(added(call), since or 0)
     if count:
         news.tipster_added(session, call.report, channel=Channel.PHONE, recordings=count)
+
+
+def added_late(session: Session, call: Call, recording: Recording) -> None:
+    """A recording of this call back stored only after the call ended (the caller hung up
+    mid-recording, or its action failed and Twilio retried the callback): `end` could not
+    count it, so it is announced now, once (called when the recording becomes completed)."""
+    if is_call_back(call) and call.ended_at is not None and recording.created_at > call.ended_at:
+        news.tipster_added(session, call.report, channel=Channel.PHONE, recordings=1)

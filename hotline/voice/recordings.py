@@ -17,7 +17,7 @@ from hotline.hotlines import Line
 from hotline.models import Call
 from hotline.reports import events, service
 from hotline.states import CallStatus, EventKind, RecordingStatus, recording_event
-from hotline.voice import calls
+from hotline.voice import callback, calls
 
 # A recording made outside any question of the flow (a message through the error path).
 MESSAGE = "message"
@@ -94,6 +94,7 @@ def record_status(
                 recording_sid=sid,
                 duration=recording.duration,
             )
+            callback.added_late(session, call, recording)
         else:
             events.record(session, call.report_id, recording_event(status), recording_sid=sid)
     return Callback(

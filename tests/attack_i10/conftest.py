@@ -1,0 +1,3 @@
+"""The web tip fixtures, for attacks on issue 10's pages."""
+
+from tests.tipweb.conftest import tapp, tipster  # noqa: F401 - fixtures
