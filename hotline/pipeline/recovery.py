@@ -22,7 +22,7 @@ from hotline.models import Call, Recording, utcnow
 from hotline.reports import events, service
 from hotline.states import EventKind, FetchState, RecordingStatus
 from hotline.twilio_api import TwilioApi, TwilioCall, TwilioError, TwilioRecording
-from hotline.voice import calls
+from hotline.voice import callback, calls
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +140,8 @@ def _adopt(
         )
         found.adopted += 1
         found.fetch.append((item.sid, call.report.urgency))
+        # Made on a call back that has ended: the caller added information nobody announced.
+        callback.added_late(session, call, rec)
 
 
 def _recover_call(

@@ -1,8 +1,6 @@
 """Attack: file a web tip while Redis is down. The page says it was received (rightly: it is in
-the database), but its FINALIZE job was never queued, and the sweep re-queues only reports
-whose call ended (call_ended_at set): a web tip has none, so it is never routed and no
-investigator ever sees it. The fix belongs in hotline/pipeline/sweep.py (not this branch's to
-touch): strict xfail until the pipeline branch makes the sweep pick up unrouted web tips."""
+the database), but its FINALIZE job could not be queued; a web tip has no call end, so the
+sweep must pick up unrouted web tips by themselves, or no investigator would ever see it."""
 
 from __future__ import annotations
 
@@ -22,7 +20,6 @@ from tests.tipweb.conftest import Tipster, tip_number_in
 from tests.tipweb.test_submit import WEAPON_TIP
 
 
-@pytest.mark.xfail(strict=True, reason="hotline/pipeline/sweep.py re-queues only reports with call_ended_at")
 def test_a_web_tip_filed_while_redis_is_down_is_finalized_by_the_sweep(
     tmp_path: Path, database_url: str, redis_server: RedisServer
 ) -> None:
