@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from rq import Queue
 from sqlalchemy import select
 
