@@ -183,7 +183,7 @@ def _check(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture
 def healthz() -> Iterator[str]:
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the standard library's name
+        def do_GET(self) -> None:
             self.send_response(200 if self.path == "/healthz" else 404)
             self.end_headers()
 

@@ -58,7 +58,9 @@ def test_one_missing_secret_is_named_alone(tmp_path: Path, missing: str) -> None
 def test_any_environment_but_development_is_production(tmp_path: Path, env_name: str) -> None:
     with pytest.raises(SettingsError, match="TWILIO_AUTH_TOKEN"):
         load_settings(ROOT / "config.yaml", environ={**_production(tmp_path), "HOTLINE_ENV": env_name})
-    settings = load_settings(ROOT / "config.yaml", environ={**_production(tmp_path, **SECRETS), "HOTLINE_ENV": env_name})
+    settings = load_settings(
+        ROOT / "config.yaml", environ={**_production(tmp_path, **SECRETS), "HOTLINE_ENV": env_name}
+    )
     assert settings.environment == env_name and not settings.development
     assert settings.twilio_auth_token == SECRETS["TWILIO_AUTH_TOKEN"] and settings.master_key == MASTER
     # No development fallback either: the real Twilio API, not the simulator's stand-in.
@@ -96,7 +98,9 @@ def _config_with(tmp_path: Path, change) -> Path:  # type: ignore[no-untyped-def
     ],
 )
 @pytest.mark.parametrize("env_name", ["development", "production"])
-def test_a_secret_in_config_yaml_is_refused(tmp_path: Path, change, key: str, variable: str | None, env_name: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_secret_in_config_yaml_is_refused(
+    tmp_path: Path, change, key: str, variable: str | None, env_name: str
+) -> None:  # type: ignore[no-untyped-def]
     path = _config_with(tmp_path, change)
     with pytest.raises(SettingsError) as info:
         load_settings(path, environ={**_production(tmp_path, **SECRETS), "HOTLINE_ENV": env_name})

@@ -16,7 +16,6 @@ import redis
 from flask import Flask
 from rq import Queue
 from sqlalchemy import select
-from twilio.twiml.voice_response import VoiceResponse
 
 from hotline.extensions import db
 from hotline.flows.twiml import CALLBACK_OVERRIDES
