@@ -1,7 +1,8 @@
 """Development-only secrets, generated once under instance/ when the environment has none.
 
-They let `make run` and the simulator work on a fresh clone. In production every one of
-them must come from the environment; start-up logs a warning whenever one is generated here.
+They let `make run` and the simulator work on a fresh clone. Only a development run
+(HOTLINE_ENV unset or "development") ever calls this: in production a missing secret stops
+start-up (hotline.settings.require_production_secrets). Each use here logs a warning.
 """
 
 from __future__ import annotations

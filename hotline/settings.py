@@ -6,12 +6,22 @@ import base64
 import binascii
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from hotline import yamlfile
 
@@ -248,6 +258,28 @@ class Retention(_Strict):
     recordings_days: int = Field(default=365, ge=1)
 
 
+DEVELOPMENT = "development"
+# Fields holding secrets: masked in repr, str and every dump of the settings, refused in
+# config.yaml, and only ever read from the environment variable named here.
+SECRET_FIELDS = {
+    "twilio_auth_token": "TWILIO_AUTH_TOKEN",
+    "twilio_api_secret": "TWILIO_API_SECRET",
+    "master_key": "HOTLINE_MASTER_KEY",
+    "old_master_keys": "HOTLINE_OLD_MASTER_KEYS",
+    "secret_key": "HOTLINE_SECRET_KEY",
+    "audit_key": "HOTLINE_AUDIT_KEY",
+    "webhook_secret": "HOTLINE_WEBHOOK_SECRET",
+    "smtp_password": "HOTLINE_SMTP_PASSWORD",
+}
+# Secrets production cannot start without (development generates them under instance/).
+REQUIRED_SECRETS = ("twilio_auth_token", "master_key", "secret_key", "audit_key")
+
+
+def _masked(value: object) -> object:
+    """What a secret looks like when the settings are shown: whether it is set, never what it is."""
+    return "**********" if value else value
+
+
 DEFAULT_TWILIO_API = "https://api.twilio.com"
 # Each non-US processing region's own edge location, for a region configured without one.
 TWILIO_REGION_EDGES = {"au1": "sydney", "ie1": "dublin", "jp1": "tokyo"}
@@ -256,6 +288,11 @@ TWILIO_REGION_EDGES = {"au1": "sydney", "ie1": "dublin", "jp1": "tokyo"}
 class Settings(_Strict):
     """Everything the app needs, validated once at start-up."""
 
+    # Random master keys are not UTF-8: a JSON dump (masked, see _mask_secrets) needs base64.
+    model_config = ConfigDict(extra="forbid", frozen=True, ser_json_bytes="base64")
+
+    # HOTLINE_ENV: "development" (the default) or anything else, which is production.
+    environment: str = DEVELOPMENT
     database_url: str = "sqlite:///instance/hotline.db"
     redis_url: str = "embedded"
     public_url: str = "http://127.0.0.1:5000"
@@ -311,6 +348,25 @@ class Settings(_Strict):
         if region and not self.twilio_edge and region != "us1" and region not in TWILIO_REGION_EDGES:
             raise ValueError(f"twilio_edge: region {region!r} needs an edge location (TWILIO_EDGE)")
         return self
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, object]]:
+        # repr() and str() of the settings end up in logs and tracebacks: never a secret.
+        for name, value in super().__repr_args__():
+            yield name, (_masked(value) if name in SECRET_FIELDS else value)
+
+    @model_serializer(mode="wrap")
+    def _mask_secrets(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        # model_dump() and model_dump_json() neither: whoever prints them sees only that a secret is set.
+        data: dict[str, object] = handler(self)
+        for name in SECRET_FIELDS:
+            if name in data:
+                data[name] = _masked(data[name])
+        return data
+
+    @property
+    def development(self) -> bool:
+        """Whether this is a development run (HOTLINE_ENV unset or "development")."""
+        return self.environment == DEVELOPMENT
 
     def twilio_rest_url(self) -> str:
         """The REST API base URL: Twilio's host for the configured region and edge.
@@ -478,6 +534,55 @@ def _fill_dev_secrets(raw: dict[str, object], config_path: Path) -> None:
         raw["audit_key"] = dev_secret(instance, "HOTLINE_AUDIT_KEY")
 
 
+def environment(env: Mapping[str, str]) -> str:
+    """HOTLINE_ENV: development when unset (`make run`, the tests); any other value is production."""
+    return env.get("HOTLINE_ENV", "").strip() or DEVELOPMENT
+
+
+# Key names that hold a secret, at any depth of the file (smtp.password, an api_token, ...).
+_SECRET_NAME = re.compile(r"token|secret|passw(or)?d|master_key|audit_key|private_key|credential", re.IGNORECASE)
+
+
+def _secret_keys(data: object, where: str = "") -> list[str]:
+    """Paths of the keys in the file's data whose names say they hold a secret."""
+    found: list[str] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            path = f"{where}.{key}" if where else str(key)
+            if not where and key == "classification":
+                continue  # its keys are category names and languages, chosen by the county
+            if key in SECRET_FIELDS or _SECRET_NAME.search(str(key)):
+                found.append(path)
+            else:
+                found.extend(_secret_keys(value, path))
+    elif isinstance(data, list):
+        for i, item in enumerate(data):
+            found.extend(_secret_keys(item, f"{where}[{i}]"))
+    return found
+
+
+def refuse_secrets_in_file(raw: Mapping[str, object], config_path: Path) -> None:
+    """Stop when config.yaml holds a secret: files get committed, copied and backed up."""
+    found = _secret_keys(dict(raw))
+    if found:
+        names = sorted({SECRET_FIELDS[key] for key in found if key in SECRET_FIELDS})
+        where = f" ({', '.join(names)})" if names else ""
+        raise SettingsError(
+            f"{config_path}: secrets are never read from the configuration file: remove "
+            f"{', '.join(found)} and set it in the environment instead{where}"
+        )
+
+
+def require_production_secrets(raw: Mapping[str, object], env_name: str) -> None:
+    """Outside development, stop unless the environment gave every secret the app needs."""
+    missing = [SECRET_FIELDS[key] for key in REQUIRED_SECRETS if not raw.get(key)]
+    if missing:
+        raise SettingsError(
+            f"HOTLINE_ENV is {env_name!r} (production) and the environment does not set "
+            f"{', '.join(missing)}; development values are generated only with HOTLINE_ENV=development"
+        )
+
+
 def load_settings(
     path: str | Path | None = None,
     environ: Mapping[str, str] | None = None,
@@ -494,6 +599,9 @@ def load_settings(
         raise SettingsError(f"{config_path}: not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
         raise SettingsError(f"{config_path}: the top level must be a mapping")
+    refuse_secrets_in_file(raw, config_path)
+    if "environment" in raw:
+        raise SettingsError(f"{config_path}: environment: set HOTLINE_ENV in the environment instead")
     for env_name, key in ENV_KEYS.items():
         if env.get(env_name):
             raw[key] = env[env_name]
@@ -518,7 +626,11 @@ def load_settings(
     db_url = str(raw.get("database_url", "sqlite:///instance/hotline.db"))
     if db_url.startswith("sqlite:///") and not db_url.startswith("sqlite:////") and ":memory:" not in db_url:
         raw["database_url"] = f"sqlite:///{base / db_url[len('sqlite:///') :]}"
-    _fill_dev_secrets(raw, config_path)
+    raw["environment"] = str((overrides or {}).get("environment") or environment(env))
+    if raw["environment"] == DEVELOPMENT:
+        _fill_dev_secrets(raw, config_path)
+    else:
+        require_production_secrets(raw, str(raw["environment"]))
     try:
         return Settings.model_validate(raw)
     except ValidationError as exc:
