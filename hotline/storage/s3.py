@@ -31,12 +31,12 @@ from hotline.storage.base import (
 # and timeouts with exponential backoff and jitter; bounded so a job fails (and RQ retries
 # it later) rather than hanging on an outage: 5 attempts, 5 s to connect, 30 s per read.
 RETRIES = Config(
-    retries={"mode": "standard", "max_attempts": 5},
+    retries={"mode": "standard", "total_max_attempts": 5},
     connect_timeout=5,
     read_timeout=30,
 )
 # The start-up and readiness check must answer quickly, even when the server does not.
-PROBE = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=2, read_timeout=5)
+PROBE = Config(retries={"mode": "standard", "total_max_attempts": 2}, connect_timeout=2, read_timeout=5)
 
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
 _BAD_CREDENTIALS = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken", "AuthFailure"}
