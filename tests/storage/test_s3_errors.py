@@ -161,6 +161,7 @@ def flaky(s3_env: SeaweedServer) -> Iterator[FlakyProxy]:
     proxy.close()
 
 
+@pytest.mark.slow  # botocore's backoff between attempts
 def test_5xx_answers_are_retried(flaky: FlakyProxy, s3_prefix: str, monkeypatch: Any) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{flaky.port}")
     store = S3BlobStore(BUCKET, s3_prefix)
@@ -171,6 +172,7 @@ def test_5xx_answers_are_retried(flaky: FlakyProxy, s3_prefix: str, monkeypatch:
     assert flaky.seen == [503, 503, 200, 503, 503, 503, 200]
 
 
+@pytest.mark.slow  # four backoffs, about 7 s
 def test_retries_are_bounded(flaky: FlakyProxy, s3_prefix: str, monkeypatch: Any) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{flaky.port}")
     store = S3BlobStore(BUCKET, s3_prefix)
