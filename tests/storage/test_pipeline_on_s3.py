@@ -27,7 +27,12 @@ __all__ = ["place_call"]  # the pipeline's fixture, placing calls into this modu
 
 @pytest.fixture
 def papp(
-    tmp_path: Path, database_url: str, redis_server: RedisServer, fake_twilio: Any, s3_env: SeaweedServer, s3_prefix: str
+    tmp_path: Path,
+    database_url: str,
+    redis_server: RedisServer,
+    fake_twilio: Any,
+    s3_env: SeaweedServer,
+    s3_prefix: str,
 ) -> Iterator[Flask]:
     """The pipeline's app with HOTLINE_STORAGE_URL on SeaweedFS instead of a directory."""
     settings = make_settings(

@@ -24,7 +24,7 @@ from tests.storage.conftest import BUCKET
 def test_wrong_credentials_are_named(s3_prefix: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
     store = S3BlobStore(BUCKET, s3_prefix)
-    with pytest.raises(StorageMisconfigured, match="credentials were refused .*AWS_SECRET_ACCESS_KEY"):
+    with pytest.raises(StorageMisconfigured, match=r"credentials were refused .*AWS_SECRET_ACCESS_KEY"):
         store.probe()
     reason = store.check()
     assert reason is not None and "SignatureDoesNotMatch" in reason and "not-the-secret" not in reason
@@ -61,7 +61,7 @@ def test_start_up_refuses_a_missing_bucket(
     s3_env: SeaweedServer, tmp_path: Path, database_url: str, redis_server: RedisServer
 ) -> None:
     settings = _settings(tmp_path, database_url, redis_server, "s3://no-such-bucket/hotline")
-    with pytest.raises(SettingsError, match="HOTLINE_STORAGE_URL: .*the bucket 'no-such-bucket' does not exist"):
+    with pytest.raises(SettingsError, match=r"HOTLINE_STORAGE_URL: .*the bucket 'no-such-bucket' does not exist"):
         create_app(settings)
 
 
