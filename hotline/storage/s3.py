@@ -8,6 +8,7 @@ profile or instance role), so nothing secret passes through our settings.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,6 +38,10 @@ RETRIES = Config(
 )
 # The start-up and readiness check must answer quickly, even when the server does not.
 PROBE = Config(retries={"mode": "standard", "total_max_attempts": 2}, connect_timeout=2, read_timeout=5)
+
+# botocore says at INFO, for every client, where it found credentials and the endpoint.
+logging.getLogger("botocore.credentials").setLevel(logging.WARNING)
+logging.getLogger("botocore.configprovider").setLevel(logging.WARNING)
 
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
 _BAD_CREDENTIALS = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken", "AuthFailure"}
