@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from hotline.crypto.envelope import DecryptionError, MasterKeyRing
 from hotline.storage import BlobNotFound, BlobStore, EncryptedStore, InvalidKey
 from hotline.storage.encrypted import KEY_SUFFIX
+from hotline.storage.local import LocalBlobStore
 from hotline.storage.s3 import S3BlobStore
 from tests.storage.conftest import BUCKET
 
@@ -136,3 +138,10 @@ def test_rotate_rewraps_only_the_keys(any_blobs: BlobStore) -> None:
         assert any_blobs.get(key) == bodies[key]
         assert fresh.get_decrypted(key, key.encode()) == data
     assert fresh.rotate(MasterKeyRing(NEW_KEY)) == 0
+
+
+def test_a_local_store_whose_directory_went_away_says_so(tmp_path: Path) -> None:
+    blobs = LocalBlobStore(tmp_path / "store")
+    assert blobs.check() is None
+    (tmp_path / "store").rmdir()
+    assert blobs.check() == f"{tmp_path / 'store'}: not a directory"
