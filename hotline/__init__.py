@@ -28,6 +28,9 @@ def create_app(settings: Settings | None = None, overrides: Mapping[str, object]
     from hotline.settings import load_settings
 
     settings = settings or load_settings(overrides=overrides)
+    from hotline.pipeline.services import check_storage_at_startup
+
+    check_storage_at_startup(settings)  # wrong S3 credentials or no bucket: stop, saying which
     app = Flask(__name__, instance_path=str(Path(settings.instance_path).resolve()))
     app.config["SECRET_KEY"] = settings.secret_key or secrets.token_hex(32)
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024  # Twilio's webhooks are a few KB

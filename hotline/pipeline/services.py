@@ -3,10 +3,10 @@ built once per app from its settings and kept on the app."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flask import Flask
@@ -14,13 +14,16 @@ from flask import Flask
 from hotline.appstate import state_of
 from hotline.crypto.envelope import MasterKeyRing
 from hotline.pipeline.notify import Channel, channels
-from hotline.settings import Settings
+from hotline.settings import Settings, SettingsError
+from hotline.storage.base import BlobStore, StorageMisconfigured, StorageUnavailable
 from hotline.storage.encrypted import EncryptedStore
-from hotline.storage.local import LocalBlobStore
+from hotline.storage.urls import open_blob_store
 from hotline.twilio_api import TwilioApi
 
 if TYPE_CHECKING:
     from hotline.speech.transcriber import Transcriber
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -39,8 +42,13 @@ class Services:
         )
 
     @cached_property
+    def blobs(self) -> BlobStore:
+        """The configured backend (HOTLINE_STORAGE_URL): it only ever receives ciphertext."""
+        return open_blob_store(self.settings.blob_store_url())
+
+    @cached_property
     def store(self) -> EncryptedStore:
-        return EncryptedStore(LocalBlobStore(Path(self.settings.storage_path)), key_ring(self.settings))
+        return EncryptedStore(self.blobs, key_ring(self.settings))
 
     @cached_property
     def transcriber(self) -> Transcriber:
@@ -52,6 +60,27 @@ class Services:
     @cached_property
     def channels(self) -> dict[str, Channel]:
         return channels(self.settings, self.twilio)
+
+
+def check_storage_at_startup(settings: Settings) -> None:
+    """Refuse to start on storage that can never work; only warn about an outage.
+
+    Wrong credentials or a missing bucket raise SettingsError naming them. An unreachable
+    server is logged and the node starts anyway: a node restarted during an object-store
+    outage must come back by itself, and its jobs retry until the store returns.
+    """
+    if not settings.blob_store_url().startswith("s3:"):
+        return  # the local store creates its directory when it is opened
+    from hotline.storage.s3 import S3BlobStore
+
+    blobs = open_blob_store(settings.blob_store_url())
+    try:
+        if isinstance(blobs, S3BlobStore):
+            blobs.probe()
+    except StorageMisconfigured as exc:
+        raise SettingsError(f"HOTLINE_STORAGE_URL: {exc}") from None
+    except StorageUnavailable as exc:
+        log.warning("object storage not reachable at start-up: %s", exc)
 
 
 def key_ring(settings: Settings) -> MasterKeyRing:

@@ -1,6 +1,13 @@
 """Blob storage backends and the encrypted object store built on them."""
 
-from hotline.storage.base import BlobNotFound, BlobStore, InvalidKey, validate_key
+from hotline.storage.base import (
+    BlobNotFound,
+    BlobStore,
+    InvalidKey,
+    StorageMisconfigured,
+    StorageUnavailable,
+    validate_key,
+)
 from hotline.storage.encrypted import EncryptedStore, VerificationError
 from hotline.storage.local import LocalBlobStore
 
@@ -10,6 +17,8 @@ __all__ = [
     "EncryptedStore",
     "InvalidKey",
     "LocalBlobStore",
+    "StorageMisconfigured",
+    "StorageUnavailable",
     "VerificationError",
     "validate_key",
 ]

@@ -24,6 +24,18 @@ class BlobNotFound(KeyError):
     """No object is stored under this key."""
 
 
+class StorageUnavailable(OSError):
+    """The store cannot be used now; the message says why in one short line, without secrets.
+
+    An OSError, as a local disk's failures are: whatever handles a full or unmounted disk
+    handles an unreachable object store the same way.
+    """
+
+
+class StorageMisconfigured(StorageUnavailable):
+    """Wrong credentials, a missing bucket, no access: waiting will not fix it."""
+
+
 def validate_key(key: str) -> str:
     """Return the key unchanged if it is safe on every backend; raise InvalidKey if not."""
     if not isinstance(key, str) or not key:
@@ -70,3 +82,7 @@ class BlobStore(ABC):
     @abstractmethod
     def keys(self, prefix: str = "") -> Iterator[str]:
         """Yield every key starting with prefix, in lexicographic order."""
+
+    def check(self) -> str | None:
+        """None if the store can be used now, else a short reason (for start-up and /readyz)."""
+        return None

@@ -70,6 +70,14 @@ class LocalBlobStore(BlobStore):
             return
         _fsync_dir(path.parent)
 
+    def check(self) -> str | None:
+        """None if the root is a directory this process can write, else why not."""
+        if not self.root.is_dir():
+            return f"{self.root}: not a directory"
+        if not os.access(self.root, os.W_OK | os.X_OK):
+            return f"{self.root}: not writable by this process"
+        return None
+
     def keys(self, prefix: str = "") -> Iterator[str]:
         """Yield stored keys starting with prefix, sorted, skipping in-flight temp files."""
         validate_prefix(prefix)
