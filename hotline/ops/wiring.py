@@ -1,0 +1,52 @@
+"""Wire the ops package into an app: its request hooks, its routes, the log set-up.
+
+`init_ops(app)` runs first in create_app, so that its request hooks run before any other:
+every log line of a request, the voice signature check's included, carries its id.
+"""
+
+from __future__ import annotations
+
+import time
+
+from flask import Flask, Response, g, request
+
+from hotline.ops import logs, metrics, requestid
+from hotline.settings import Settings
+
+__all__ = ["init_ops"]
+
+
+def init_ops(app: Flask, settings: Settings) -> None:
+    """Set up logging, the request id, webhook timing and the /healthz, /readyz, /metrics routes."""
+    from hotline.auth import csrf
+    from hotline.ops.views import STATE_REGISTRY, bp
+
+    logs.configure(settings.log_format)
+    app.extensions[STATE_REGISTRY] = metrics.state_registry(app)
+    app.before_request(_start)
+    app.after_request(_finish)
+    app.teardown_request(_forget)
+    app.register_blueprint(bp)
+    # Probes and Prometheus carry no session and no form: no sign-in (none of the views asks
+    # for it) and no CSRF token.
+    csrf.exempt(bp)
+
+
+def _start() -> None:
+    requestid.bind(requestid.choose(request.headers.get(requestid.HEADER)))
+    g.ops_started = time.perf_counter()
+
+
+def _finish(response: Response) -> Response:
+    rid = requestid.current()
+    if rid:
+        response.headers[requestid.HEADER] = rid
+    rule = request.url_rule
+    if request.blueprint == "voice" and rule is not None:
+        # The URL rule ("/voice/input/<int:turn>"), never the path: one series per route.
+        metrics.WEBHOOK_SECONDS.labels(rule.rule).observe(time.perf_counter() - g.ops_started)
+    return response
+
+
+def _forget(_exc: BaseException | None = None) -> None:
+    requestid.clear()
