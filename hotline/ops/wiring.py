@@ -33,16 +33,17 @@ def init_ops(app: Flask, settings: Settings) -> None:
 
 
 def _start() -> None:
-    requestid.bind(requestid.choose(request.headers.get(requestid.HEADER)))
     g.ops_started = time.perf_counter()
+    g.request_id = rid = requestid.choose(request.headers.get(requestid.HEADER))
+    requestid.bind(rid)
 
 
 def _finish(response: Response) -> Response:
-    rid = requestid.current()
+    rid = g.get("request_id")
     if rid:
         response.headers[requestid.HEADER] = rid
     rule = request.url_rule
-    if request.blueprint == "voice" and rule is not None:
+    if rule is not None and request.blueprint == "voice":
         # The URL rule ("/voice/input/<int:turn>"), never the path: one series per route.
         metrics.WEBHOOK_SECONDS.labels(rule.rule).observe(time.perf_counter() - g.ops_started)
     return response
