@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 import redis
+import requests
 from flask import Flask
 from flask.testing import FlaskClient
 
 from hotline import create_app
 from hotline.extensions import db, runtime
-from tests.conftest import RedisServer, _clean, make_settings
+from tests.conftest import RedisServer, _clean, free_port, make_settings
 from tests.ops.conftest import TOKEN, call_params, new_call_sid, post_signed, scrape
 
 EXPECTED = (
@@ -115,3 +116,38 @@ def test_calls_in_progress_and_queue_depth_come_from_the_database_and_redis(mapp
     assert later[("hotline_queue_depth", (("queue", "default"),))] == 1
     with fresh.app_context():
         db.dispose()
+
+
+def test_a_failing_webhook_counts_as_a_twiml_error(mclient: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hotline.voice import calls
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("the database went away")  # an injected fault, not the code under test
+
+    monkeypatch.setattr(calls, "create_call", broken)
+    key = ("hotline_twiml_errors_total", (("kind", "error"),))
+    before = scrape(mclient).get(key, 0.0)
+    response = post_signed(mclient, "/voice/incoming", call_params(new_call_sid()))
+    assert response.status_code == 200 and b"<Record" in response.data  # the caller still leaves a message
+    assert scrape(mclient)[key] == before + 1
+
+
+def test_a_workers_metrics_port_needs_the_token() -> None:
+    from hotline.ops.metrics import JOB_SECONDS, serve_worker_metrics
+
+    assert serve_worker_metrics(free_port(), "") is None  # no token: no port
+    port = free_port()
+    server = serve_worker_metrics(port, TOKEN, host="127.0.0.1")
+    assert server is not None
+    try:
+        JOB_SECONDS.labels("default", "port_test_job").observe(0.2)
+        url = f"http://127.0.0.1:{port}/metrics"
+        assert requests.get(url, timeout=5).status_code == 401
+        assert requests.get(url, headers={"Authorization": "Bearer nope"}, timeout=5).status_code == 401
+        assert requests.get(f"http://127.0.0.1:{port}/other", timeout=5).status_code == 404
+        good = requests.get(url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5)
+        assert good.status_code == 200
+        assert 'hotline_job_duration_seconds_count{job="port_test_job",queue="default"} 1.0' in good.text
+    finally:
+        server.shutdown()
+        server.server_close()
