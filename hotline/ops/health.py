@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import text
 
+DATABASE_SECONDS = 3.0
 # user:password@ in any URL an error message may quote.
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@")
 _SECRETISH = re.compile(r"(?i)(password|passwd|secret|token|key)=\S+")
@@ -42,7 +43,8 @@ def timed(check: Callable[[], None]) -> dict[str, Any]:
 def check_database() -> None:
     from hotline.extensions import db
 
-    with db.engine.connect() as conn:
+    # Bounded like a webhook's database time: a hung server makes the check fail, not hang.
+    with db.deadline(DATABASE_SECONDS), db.engine.connect() as conn:
         conn.execute(text("SELECT 1"))
 
 

@@ -107,27 +107,29 @@ class StateCollector(Collector):
             return list(self._families)
 
     def _read(self) -> Iterator[Metric]:
-        with self.app.app_context():
-            up = GaugeMetricFamily("hotline_state_source_up", "1 if the source answered this scrape", labels=["source"])
-            try:
-                yield from self._database()
-                up.add_metric(["database"], 1)
-            except Exception as exc:  # noqa: BLE001 - a scrape must not fail because one source did
-                log.warning("metrics: the database did not answer: %s", type(exc).__name__)
-                up.add_metric(["database"], 0)
-            try:
-                yield from self._redis()
-                up.add_metric(["redis"], 1)
-            except Exception as exc:  # noqa: BLE001
-                log.warning("metrics: Redis did not answer: %s", type(exc).__name__)
-                up.add_metric(["redis"], 0)
-            yield up
+        # The app's own engine and Redis connection, not the `db`/`queues` proxies: no app
+        # context is pushed (popping one would end the scraping request's session).
+        up = GaugeMetricFamily("hotline_state_source_up", "1 if the source answered this scrape", labels=["source"])
+        try:
+            yield from self._database()
+            up.add_metric(["database"], 1)
+        except Exception as exc:  # noqa: BLE001 - a scrape must not fail because one source did
+            log.warning("metrics: the database did not answer: %s", type(exc).__name__)
+            up.add_metric(["database"], 0)
+        try:
+            yield from self._redis()
+            up.add_metric(["redis"], 1)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("metrics: Redis did not answer: %s", type(exc).__name__)
+            up.add_metric(["redis"], 0)
+        yield up
 
     def _database(self) -> list[Metric]:
-        from hotline.extensions import db
+        from hotline.appstate import state_of
+        from hotline.extensions import DATABASE
 
         found: list[Metric] = []
-        with db.engine.connect() as conn:
+        with state_of(DATABASE, self.app).engine.connect() as conn:
             calls = conn.scalar(select(func.count()).select_from(Call).where(Call.status == CallStatus.IN_PROGRESS))
             gauge = GaugeMetricFamily("hotline_calls_in_progress", "Calls whose final status has not come yet")
             gauge.add_metric([], float(calls or 0))
@@ -184,9 +186,9 @@ class StateCollector(Collector):
         return found
 
     def _redis(self) -> list[Metric]:
-        from hotline.extensions import queues
+        from hotline.extensions import queues_of
 
-        redis = queues.redis
+        redis = queues_of(self.app).redis
         depth = GaugeMetricFamily("hotline_queue_depth", "Jobs waiting in each queue", labels=["queue"])
         failed = GaugeMetricFamily(
             "hotline_queue_failed_jobs", "Jobs that failed for good (RQ's retries spent), per queue", labels=["queue"]
