@@ -9,11 +9,15 @@ from __future__ import annotations
 import time
 
 from flask import Flask, Response, g, request
+from prometheus_client import Histogram
 
 from hotline.ops import logs, metrics, requestid
 from hotline.settings import Settings
 
 __all__ = ["init_ops"]
+
+# Each route's histogram, looked up once: labels() takes a lock and builds a key per call.
+_TIMERS: dict[str, Histogram] = {}
 
 
 def init_ops(app: Flask, settings: Settings) -> None:
@@ -45,7 +49,10 @@ def _finish(response: Response) -> Response:
     rule = request.url_rule
     if rule is not None and request.blueprint == "voice":
         # The URL rule ("/voice/input/<int:turn>"), never the path: one series per route.
-        metrics.WEBHOOK_SECONDS.labels(rule.rule).observe(time.perf_counter() - g.ops_started)
+        timer = _TIMERS.get(rule.rule)
+        if timer is None:
+            timer = _TIMERS[rule.rule] = metrics.WEBHOOK_SECONDS.labels(rule.rule)
+        timer.observe(time.perf_counter() - g.ops_started)
     return response
 
 
