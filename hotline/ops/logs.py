@@ -42,8 +42,12 @@ def _shared() -> list[Any]:
 
 def formatter(fmt: Format) -> logging.Formatter:
     """A logging.Formatter rendering records (stdlib's and structlog's) as JSON or for people."""
+    # Plain tracebacks only: rich's (the console default when installed) prints each frame's
+    # local variables, which may hold a webhook's form with the caller's number in it.
     renderer: Any = (
-        structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer()
+        if fmt == "json"
+        else structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)
     )
     processors: list[Any] = [structlog.stdlib.ProcessorFormatter.remove_processors_meta]
     if fmt == "json":

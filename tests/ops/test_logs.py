@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -121,3 +122,17 @@ def test_development_logs_are_for_people_and_production_logs_are_json(monkeypatc
     line = logs.formatter("json").format(record)
     assert json.loads(line)["event"] == "call CA1 ended"
     assert "call CA1 ended" in logs.formatter("console").format(record) and not line.startswith("call")
+
+
+@pytest.mark.parametrize("fmt", ["json", "console"])
+def test_a_logged_traceback_shows_no_local_variables(fmt: str) -> None:
+    def webhook(form: dict[str, str]) -> None:
+        raise RuntimeError("failed")
+
+    try:
+        webhook({"From": CALLER})
+    except RuntimeError:
+        record = logging.LogRecord("hotline.x", logging.ERROR, __file__, 1, "webhook failed", (), sys.exc_info())
+    line = logs.formatter(fmt).format(record)  # type: ignore[arg-type]
+    assert "RuntimeError: failed" in line and "Traceback" in line
+    assert CALLER not in line
