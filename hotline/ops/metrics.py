@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from rq.registry import FailedJobRegistry
@@ -154,16 +154,21 @@ class StateCollector(Collector):
             letters.add_metric([], dead)
             found.append(letters)
 
-            notices = CounterMetricFamily(
-                "hotline_notices", "Notices to agencies' contacts, by channel and status", labels=["channel", "status"]
+            # Gauges, not counters: a failed notice that the sweep sends later moves from
+            # "failed" to "sent", and retention deletes old rows.
+            notices = GaugeMetricFamily(
+                "hotline_notices",
+                "Notices to agencies' contacts in the database, by channel and status",
+                labels=["channel", "status"],
             )
             grouped = select(Notification.channel, Notification.status, func.count())
             for channel, status, count in conn.execute(grouped.group_by(Notification.channel, Notification.status)):
                 notices.add_metric([channel, status], count)
             found.append(notices)
 
-            escalations = CounterMetricFamily(
-                "hotline_escalations", "Escalations: steps down agencies' contact chains for want of an acknowledgement"
+            escalations = GaugeMetricFamily(
+                "hotline_escalations",
+                "Escalations in the database: steps down agencies' contact chains for want of an acknowledgement",
             )
             escalations.add_metric([], float(conn.scalar(select(func.coalesce(func.sum(Assignment.level), 0))) or 0))
             found.append(escalations)

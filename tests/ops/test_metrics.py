@@ -26,8 +26,8 @@ EXPECTED = (
     "hotline_dead_letters",
     "hotline_queue_depth",
     "hotline_queue_failed_jobs",
-    "hotline_notices_total",
-    "hotline_escalations_total",
+    "hotline_notices",
+    "hotline_escalations",
     "hotline_oldest_unacknowledged_critical_seconds",
     "hotline_state_source_up",
 )
@@ -151,3 +151,34 @@ def test_a_workers_metrics_port_needs_the_token() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_notices_escalations_and_the_oldest_unacknowledged_critical_report(mapp: Flask) -> None:
+    from datetime import timedelta
+
+    from hotline.models import Assignment, Notification, Report, utcnow
+
+    with mapp.app_context():
+        session = db.session
+        long_ago = utcnow() - timedelta(minutes=10)
+        critical = Report(hotline_id="safe_schools", tip_number="11112222", status="new", urgency="critical")
+        normal = Report(hotline_id="safe_schools", tip_number="33334444", status="new", urgency="normal")
+        session.add_all([critical, normal])
+        session.flush()
+        waiting = Assignment(
+            report_id=critical.id, agency_id="riverbend_sd", created_at=long_ago, level=2, due_at=long_ago
+        )
+        acked = Assignment(
+            report_id=normal.id, agency_id="riverbend_sd", level=1, due_at=long_ago, acknowledged_at=utcnow()
+        )
+        session.add_all([waiting, acked])
+        session.flush()
+        for channel, status, target in (("sms", "failed", "a"), ("sms", "sent", "b"), ("email", "sent", "c")):
+            session.add(Notification(assignment_id=waiting.id, level=0, channel=channel, status=status, target=target))
+        session.commit()
+    samples = scrape(mapp.test_client())
+    assert samples[("hotline_notices", (("channel", "sms"), ("status", "failed")))] == 1
+    assert samples[("hotline_notices", (("channel", "sms"), ("status", "sent")))] == 1
+    assert samples[("hotline_notices", (("channel", "email"), ("status", "sent")))] == 1
+    assert samples[("hotline_escalations", ())] == 3
+    assert 590 < samples[("hotline_oldest_unacknowledged_critical_seconds", ())] < 900
