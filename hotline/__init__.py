@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
@@ -34,14 +33,14 @@ def create_app(settings: Settings | None = None, overrides: Mapping[str, object]
     app = Flask(__name__, instance_path=str(Path(settings.instance_path).resolve()))
     app.config["SECRET_KEY"] = settings.secret_key or secrets.token_hex(32)
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024  # Twilio's webhooks are a few KB
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # Alembic lists every plugin it loads at INFO in each process; migrations still log.
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
     if settings.trusted_proxies:
         # Only the client address: signature checks rebuild URLs from public_url instead.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
     extensions.init_app(app, settings)  # the app's own database, queues and services
+    from hotline.ops.wiring import init_ops
+
+    init_ops(app, settings)  # logs, request id, probes, metrics: first, so its hooks run first
     retention.install()  # every new report is stamped with its hotline's retention
 
     from hotline.voice import bp as voice_bp

@@ -13,6 +13,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
 from hotline.embedded_redis import ensure_embedded_redis
+from hotline.ops.requestid import job_meta
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,15 @@ class Queues:
                 return False
             # Removes it from whichever queue and registry still lists it.
             existing.delete()
-        q.enqueue(func, *args, job_id=job_id, retry=retry, failure_ttl=30 * 86400, job_timeout=self.job_timeout)
+        q.enqueue(
+            func,
+            *args,
+            job_id=job_id,
+            retry=retry,
+            failure_ttl=30 * 86400,
+            job_timeout=self.job_timeout,
+            meta=job_meta(),  # the request id of the webhook (or job) that queued it, for its logs
+        )
         return True
 
     def _abandoned(self, job: Job) -> bool:
@@ -126,6 +135,7 @@ class Queues:
                 failure_ttl=30 * 86400,
                 timeout=self.job_timeout,
                 retry=retry,
+                meta=job_meta(),  # the webhook's request id, for the job's log lines
             )
             with self.redis.pipeline() as pipe:
                 q.enqueue_job(job, pipeline=pipe)

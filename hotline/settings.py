@@ -335,6 +335,13 @@ class Settings(_Strict):
     web: WebTipSettings = WebTipSettings()
     webhook_secret: str = ""
     smtp_password: str = ""
+    # Bearer token for /metrics (HOTLINE_METRICS_TOKEN); unset, /metrics answers 404.
+    metrics_token: str = ""
+    # auto: JSON lines unless HOTLINE_ENV is development (or unset); json or console to force.
+    log_format: Literal["auto", "json", "console"] = "auto"
+    # A port on which `flask worker` serves its own /metrics (same token), for a worker node
+    # without a web app sharing PROMETHEUS_MULTIPROC_DIR; unset: none.
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
 
     @field_validator("public_url")
     @classmethod
@@ -508,6 +515,9 @@ ENV_KEYS = {
     "HOTLINE_AUDIT_KEY": "audit_key",
     "HOTLINE_WEBHOOK_SECRET": "webhook_secret",
     "HOTLINE_SMTP_PASSWORD": "smtp_password",
+    "HOTLINE_METRICS_TOKEN": "metrics_token",
+    "HOTLINE_LOG_FORMAT": "log_format",
+    "HOTLINE_WORKER_METRICS_PORT": "worker_metrics_port",
 }
 
 

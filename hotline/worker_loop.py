@@ -21,13 +21,17 @@ import uuid
 from typing import Any
 
 import redis
+import structlog
 from flask import Flask
-from rq import SimpleWorker
+from rq import Queue, SimpleWorker
 from rq.exceptions import StopRequested
+from rq.job import Job
 from rq.scheduler import RQScheduler
 
-from hotline.extensions import queues_of
+from hotline.extensions import queues_of, runtime
 from hotline.jobs.declarations import SWEEP, check_all
+from hotline.ops import requestid
+from hotline.ops.metrics import serve_worker_metrics
 from hotline.queueing import QUEUE_NAMES, Queues
 
 log = logging.getLogger("hotline.worker")
@@ -77,7 +81,15 @@ class QuietRedisRetries(logging.Filter):
         return True
 
 
-class LiveWorker(SimpleWorker):
+class TracedWorker(SimpleWorker):
+    """A SimpleWorker whose log lines about a job (RQ's "Job OK" too) carry the job's request id."""
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        with structlog.contextvars.bound_contextvars(**requestid.job_context(job)):
+            super().execute_job(job, queue)
+
+
+class LiveWorker(TracedWorker):
     """A SimpleWorker whose heartbeat expires after `liveness` seconds instead of minutes."""
 
     liveness = 30
@@ -173,7 +185,7 @@ def run_burst(app: Flask, sweep_every: int) -> None:
     queues = queues_of(app)
     enqueue_sweep(queues, sweep_every)
     with app.app_context():
-        SimpleWorker([queues.queue(n) for n in QUEUE_NAMES], connection=queues.redis).work(
+        TracedWorker([queues.queue(n) for n in QUEUE_NAMES], connection=queues.redis).work(
             burst=True, with_scheduler=True
         )
 
@@ -185,6 +197,9 @@ def run_forever(app: Flask, name: str | None, sweep_every: int, liveness: int) -
     outage = Outage()
     quiet = QuietRedisRetries(outage)
     logging.getLogger("rq.worker").addFilter(quiet)
+    settings = runtime.get(app).settings
+    if settings.worker_metrics_port:
+        serve_worker_metrics(settings.worker_metrics_port, settings.metrics_token)
     worker = new_worker(queues, name, liveness)
     housekeeper = Housekeeper(queues, worker, sweep_every, outage)
     housekeeper.start()

@@ -18,6 +18,7 @@ from hotline.flows.twiml import CALLBACK_OVERRIDES
 from hotline.hotlines import Line
 from hotline.jobs.declarations import FETCH, FINALIZE, ON_CALL
 from hotline.models import Call
+from hotline.ops.metrics import TWIML_ERRORS
 from hotline.reports import service
 from hotline.states import EventKind, RecordingStatus
 from hotline.voice import callback, calls, recordings
@@ -84,6 +85,7 @@ def voice_error(exc: Exception) -> Response:
         return Response("not stored; please retry", status=503, mimetype="text/plain")
     rt = runtime.get()
     line = rt.lines.by_number(g.get("params", {}).get("To", ""))
+    TWIML_ERRORS.labels("error").inc()
     return twiml(salvage_twiml(rt.settings.public_url, line.config.id if line else None))
 
 
@@ -321,4 +323,5 @@ def fallback() -> Response:
         g.params.get("ErrorCode", "?"),
         g.params.get("ErrorUrl", "?"),
     )
+    TWIML_ERRORS.labels("fallback").inc()
     return twiml(salvage_twiml(rt.settings.public_url, line.config.id if line else None))
