@@ -270,6 +270,7 @@ SECRET_FIELDS = {
     "audit_key": "HOTLINE_AUDIT_KEY",
     "webhook_secret": "HOTLINE_WEBHOOK_SECRET",
     "smtp_password": "HOTLINE_SMTP_PASSWORD",
+    "metrics_token": "HOTLINE_METRICS_TOKEN",
 }
 # Secrets production cannot start without (development generates them under instance/).
 REQUIRED_SECRETS = ("twilio_auth_token", "master_key", "secret_key", "audit_key")

@@ -21,6 +21,7 @@ from hotline.reports import events
 from hotline.reports.service import SETTLED, urgency_of
 from hotline.speech.audio import check_wav
 from hotline.states import EventKind, FetchState, TranscriptState, recording_event
+from hotline.storage.base import StorageUnavailable
 from hotline.storage.keys import audio_aad, audio_key
 from hotline.twilio_api import ForbiddenUrl, TwilioError
 
@@ -153,8 +154,9 @@ def _fetch_and_store(rec: Recording, held: Held) -> None:
         return
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
-        if isinstance(exc, TwilioError) and _transient(rec, exc):
-            # Twilio down or erring: kept for days at Twilio, so retried for days, uncounted
+        if isinstance(exc, StorageUnavailable) or (isinstance(exc, TwilioError) and _transient(rec, exc)):
+            # Twilio or the object store down or erring: the audio is kept for days at Twilio,
+            # so retried for days, uncounted
             # (from the first failure, so that `reports retry` gives a dead one a new window).
             if utcnow() - (rec.failing_since or utcnow()) > timedelta(
                 days=runtime.get().settings.pipeline.fetch_retry_days

@@ -87,3 +87,68 @@ def test_a_call_is_stored_on_s3_transcribed_and_routed(
     for name in names:
         raw = raw_s3.get_object(Bucket=BUCKET, Key=f"{s3_prefix}/{name}")["Body"].read()
         assert b"RIFF" not in raw and b"WAVE" not in raw and b"gun" not in raw.lower()
+
+
+@pytest.fixture
+def dead_s3_app(
+    tmp_path: Path,
+    database_url: str,
+    redis_server: RedisServer,
+    fake_twilio: Any,
+    s3_env: SeaweedServer,
+    s3_prefix: str,
+) -> Iterator[Flask]:
+    """The pipeline's app with its object store unreachable (nothing listens on its port)."""
+    from tests.conftest import free_port
+
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
+        settings = make_settings(
+            tmp_path,
+            database_url,
+            redis_server.url,
+            twilio_api_base_url=fake_twilio.base_url,
+            storage_url=f"s3://{BUCKET}/{s3_prefix}",
+            pipeline={"fetch_attempts": 2, "reconcile_seconds": 1, "job_timeout_seconds": 60},
+        )
+        redis.Redis.from_url(redis_server.url).flushall()
+        _clean(database_url)
+        application = create_app(settings)  # an unreachable store is logged, not fatal
+        yield application
+        db.dispose()
+        _clean(database_url)
+        redis.Redis.from_url(redis_server.url).flushall()
+
+
+@pytest.mark.slow
+def test_an_object_store_outage_is_waited_out_not_counted_towards_dead_letters(
+    dead_s3_app: Flask, fake_twilio: Any
+) -> None:
+    from tests.conftest import AUTH_TOKEN, SAFE_SCHOOLS, TwilioClient
+    from tests.voice.driver import VoiceCall
+    from workers.recordings import fetch_recording
+
+    call = VoiceCall(TwilioClient(dead_s3_app.test_client(), AUTH_TOKEN), SAFE_SCHOOLS, media_base=fake_twilio.base_url)
+    call.on_record = lambda sid: fake_twilio.add_recording(
+        fake_twilio.account_sid, sid, (UTTERANCES / "u01.wav").read_bytes()
+    )
+    call.start()
+    call.press("1")
+    call.press("6")
+    call.answer("#")
+    for _ in range(4):
+        call.press("#")
+    call.press("3")
+    call.press("9")
+    call.press("", "#")
+    call.hang_up()
+    with dead_s3_app.app_context():
+        sid = db.session.scalars(select(Recording.recording_sid)).one()
+    for _ in range(3):  # more runs than fetch_attempts: none of them may dead-letter it
+        with dead_s3_app.app_context(), pytest.raises(Exception, match="object store"):
+            fetch_recording(sid)
+    with dead_s3_app.app_context():
+        rec = db.session.scalars(select(Recording)).one()
+        assert rec.fetch_state == "retrying" and rec.attempts == 0
+        assert rec.transient_failures == 3 and rec.failing_since is not None and rec.next_fetch_at is not None
+        assert fake_twilio.has_recording(sid)  # Twilio's copy stays until ours is stored
