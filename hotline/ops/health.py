@@ -7,10 +7,8 @@ nor any setting), and how long it took.
 from __future__ import annotations
 
 import re
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
@@ -56,20 +54,14 @@ def check_redis() -> None:
 
 
 def check_storage() -> None:
-    """The blob store's own check when it has one (an S3 bucket), else a write in the local store."""
-    from hotline.extensions import runtime
+    """The blob store's own check (an S3 bucket listed, the local directory writable)."""
     from hotline.pipeline.services import services_of
+    from hotline.storage.base import StorageUnavailable
 
-    store = services_of().store
-    for target in (store.blobs, store):
-        own = getattr(target, "check", None)
-        if callable(own):
-            own()
-            return
-    directory = Path(runtime.get().settings.storage_path)
-    directory.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=directory, prefix=".readyz-"):
-        pass  # created and removed: the store's directory takes writes
+    # check() answers a reason rather than raising: a reason is a failed check.
+    reason = services_of().store.blobs.check()
+    if reason:
+        raise StorageUnavailable(reason)
 
 
 CHECKS: dict[str, Callable[[], None]] = {"database": check_database, "redis": check_redis, "storage": check_storage}
