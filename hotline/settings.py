@@ -631,7 +631,9 @@ def load_settings(
     if "environment" in raw:
         raise SettingsError(f"{config_path}: environment: set HOTLINE_ENV in the environment instead")
     for env_name, key in ENV_KEYS.items():
-        if env.get(env_name):
+        # A blank value (an env file's `TWILIO_AUTH_TOKEN= `) is no value: production then
+        # refuses to start naming it, instead of signing sessions with a space.
+        if env.get(env_name, "").strip():
             raw[key] = env[env_name]
     if env.get("HOTLINE_MASTER_KEY"):
         raw["master_key"] = decode_master_key(env["HOTLINE_MASTER_KEY"])
