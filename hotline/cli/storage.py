@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import click
 from flask.cli import with_appcontext
@@ -42,8 +43,13 @@ def migrate_command(target_url: str, prune: bool) -> None:
         reason = store.check()
         if reason:
             raise click.ClickException(f"the {name} storage cannot be used: {reason}")
-    if _same(source, target):
+    here, there = _location(source), _location(target)
+    if here == there:
         raise click.ClickException("--to names the storage already in use")
+    if here.startswith(there) or there.startswith(here):
+        # The outer store lists the inner one's objects under other keys: --prune would
+        # delete every object of the source, and copies would land inside the source.
+        raise click.ClickException("--to overlaps the storage in use (one holds the other): choose a separate place")
     keys = list(source.keys())
     copied = skipped = 0
     with click.progressbar(keys, label=f"copying {len(keys)} objects", show_pos=True) as bar:
@@ -97,5 +103,12 @@ def _digest(store: BlobStore, key: str) -> bytes | None:
         return None
 
 
-def _same(a: BlobStore, b: BlobStore) -> bool:
-    return repr(a) == repr(b)
+def _location(store: BlobStore) -> str:
+    """Where a store's objects live, ending in "/": a store's location starts with that of any store holding it."""
+    root = getattr(store, "root", None)
+    if isinstance(root, Path):
+        return "file://" + root.resolve().as_posix().rstrip("/") + "/"
+    bucket = getattr(store, "bucket", None)
+    if isinstance(bucket, str):
+        return f"s3://{bucket}/{getattr(store, 'prefix', '')}"
+    return repr(store)
