@@ -26,6 +26,10 @@ class StorageUrl:
 def parse_storage_url(url: str) -> StorageUrl:
     """Parse and check a storage URL; raise ValueError saying what is wrong."""
     parts = urlsplit(url)
+    if "@" in parts.netloc:
+        # Credentials belong in AWS_*; never echo them into a log or a terminal.
+        shown = url.replace(parts.netloc, "***@" + parts.netloc.rpartition("@")[2], 1)
+        raise ValueError(f"{shown!r}: a storage URL takes no credentials (S3's come from AWS_* variables)")
     if parts.query or parts.fragment:
         raise ValueError(f"{url!r}: a storage URL takes no query or fragment")
     if parts.scheme == "file":
