@@ -7,10 +7,14 @@ nor any setting), and how long it took.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
+from flask import Flask, current_app
 from sqlalchemy import text
 
 DATABASE_SECONDS = 3.0
@@ -67,7 +71,56 @@ def check_storage() -> None:
 CHECKS: dict[str, Callable[[], None]] = {"database": check_database, "redis": check_redis, "storage": check_storage}
 
 
+# The whole answer's bound: a check without an answer by then has failed. Anyone may call
+# /readyz: a dependency that accepts connections and then hangs must not hold a web thread
+# for as long as its client's retries last (S3's take over 10 s).
+DEADLINE_SECONDS = 4.0
+# One round of checks serves every probe for this long: hammering /readyz costs the
+# database, Redis and the object store one round a second per process, not one per request.
+CACHE_SECONDS = 1.0
+_STATE = "hotline.ops.readiness"
+_STATE_LOCK = threading.Lock()
+
+
+class _Rounds:
+    """One app's rounds of checks: one at a time, each check on its own thread, at most one each."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.pool = ThreadPoolExecutor(max_workers=len(CHECKS), thread_name_prefix="readyz")
+        self.running: dict[str, Future[dict[str, Any]]] = {}
+        self.last: tuple[float, bool, dict[str, dict[str, Any]]] | None = None
+
+
+def _in_context(app: Flask, check: Callable[[], None]) -> dict[str, Any]:
+    with app.app_context():
+        return timed(check)
+
+
 def readiness() -> tuple[bool, dict[str, dict[str, Any]]]:
-    """Run every check; ready only if all passed."""
-    results = {name: timed(check) for name, check in CHECKS.items()}
-    return all(r["ok"] for r in results.values()), results
+    """Run every check (or reuse a round under CACHE_SECONDS old); ready only if all passed."""
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    with _STATE_LOCK:
+        rounds: _Rounds = app.extensions.setdefault(_STATE, _Rounds())
+    # Callers arriving during a round wait for it (at most DEADLINE_SECONDS) and share it.
+    with rounds.lock:
+        if rounds.last and time.monotonic() - rounds.last[0] < CACHE_SECONDS:
+            return rounds.last[1], rounds.last[2]
+        for name, check in CHECKS.items():
+            previous = rounds.running.get(name)
+            if previous is None or previous.done():  # a check still hung is waited on, not run twice
+                rounds.running[name] = rounds.pool.submit(_in_context, app, check)
+        deadline = time.monotonic() + DEADLINE_SECONDS
+        results: dict[str, dict[str, Any]] = {}
+        for name, future in rounds.running.items():
+            try:
+                results[name] = future.result(timeout=max(0.0, deadline - time.monotonic()))
+            except FutureTimeout:
+                results[name] = {
+                    "ok": False,
+                    "error": f"no answer within {DEADLINE_SECONDS:g} s",
+                    "ms": DEADLINE_SECONDS * 1000,
+                }
+        ready = all(r["ok"] for r in results.values())
+        rounds.last = (time.monotonic(), ready, results)
+        return ready, results
