@@ -14,6 +14,7 @@ from hotline.pipeline.services import services_of
 from hotline.reports import events
 from hotline.speech.audio import InvalidAudio
 from hotline.states import EventKind, FetchState, TranscriptState
+from hotline.storage.base import StorageUnavailable
 from hotline.storage.keys import audio_aad, transcript_aad, transcript_key
 
 
@@ -58,6 +59,13 @@ def _transcribe(rec: Recording, blob_key: str, held: Held) -> None:
         raise
     except InvalidAudio as exc:
         _untranscribable(rec, f"InvalidAudio: {exc}")  # the same audio fails the same way
+    except StorageUnavailable as exc:
+        # The object store down or misconfigured: not this recording's fault. Uncounted, as
+        # for downloads: RQ retries with backoff, then the sweep, until the store is back.
+        rec.transcript_attempts -= 1
+        rec.last_error = f"{type(exc).__name__}: {exc}"[:300]
+        db.session.commit()
+        raise
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
         if rec.transcript_attempts >= runtime.get().settings.pipeline.transcribe_attempts:
