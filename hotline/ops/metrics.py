@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
+from socketserver import ThreadingMixIn
 from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
@@ -240,8 +241,17 @@ def worker_metrics_app(token: str) -> Callable[[dict[str, Any], Any], Iterable[b
 
 
 class _QuietHandler(WSGIRequestHandler):
+    timeout = 10  # a connection that sends nothing is dropped, not kept for ever
+
     def log_message(self, format: str, *args: Any) -> None:
         pass  # one line per scrape every 15 s is noise
+
+
+class _ThreadingServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.debug("worker metrics: a connection from %s failed", client_address[0], exc_info=True)
 
 
 def serve_worker_metrics(port: int, token: str, host: str = "0.0.0.0") -> WSGIServer | None:  # noqa: S104
@@ -249,7 +259,11 @@ def serve_worker_metrics(port: int, token: str, host: str = "0.0.0.0") -> WSGISe
     if not token:
         log.warning("HOTLINE_WORKER_METRICS_PORT is set but HOTLINE_METRICS_TOKEN is not: no metrics port")
         return None
-    server = make_server(host, port, worker_metrics_app(token), handler_class=_QuietHandler)
+    # A thread per connection: one idle client (the port may face a whole network) must not
+    # stop Prometheus's scrapes, as it would on wsgiref's one-at-a-time server.
+    server = make_server(
+        host, port, worker_metrics_app(token), server_class=_ThreadingServer, handler_class=_QuietHandler
+    )
     threading.Thread(target=server.serve_forever, daemon=True, name="worker-metrics").start()
     log.info("worker metrics on port %s", port)
     return server
