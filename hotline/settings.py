@@ -34,8 +34,9 @@ class SettingsError(Exception):
 
 
 class _Strict(BaseModel):
-    # Unknown keys are almost always typos in a hand-edited YAML file: reject them.
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Unknown keys are almost always typos in a hand-edited YAML file: reject them. A
+    # validation error never quotes the value it refused: it may be a secret.
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
 
 class DispatcherGroup(_Strict):
@@ -290,7 +291,7 @@ class Settings(_Strict):
     """Everything the app needs, validated once at start-up."""
 
     # Random master keys are not UTF-8: a JSON dump (masked, see _mask_secrets) needs base64.
-    model_config = ConfigDict(extra="forbid", frozen=True, ser_json_bytes="base64")
+    model_config = ConfigDict(extra="forbid", frozen=True, ser_json_bytes="base64", hide_input_in_errors=True)
 
     # HOTLINE_ENV: "development" (the default) or anything else, which is production.
     environment: str = DEVELOPMENT
@@ -376,6 +377,11 @@ class Settings(_Strict):
     def __repr_args__(self) -> Iterator[tuple[str | None, object]]:
         # repr() and str() of the settings end up in logs and tracebacks: never a secret.
         for name, value in super().__repr_args__():
+            yield name, (_masked(value) if name in SECRET_FIELDS else value)
+
+    def __iter__(self) -> Iterator[tuple[str, object]]:  # type: ignore[override]
+        # dict(settings) too.
+        for name, value in super().__iter__():
             yield name, (_masked(value) if name in SECRET_FIELDS else value)
 
     @model_serializer(mode="wrap")
