@@ -282,6 +282,20 @@ def _masked(value: object) -> object:
     return "**********" if value else value
 
 
+# Settings that are URLs and may carry a password (DATABASE_URL, REDIS_URL): shown without it.
+URL_FIELDS = ("database_url", "redis_url")
+_URL_PASSWORD = re.compile(r"(://[^/@\s]*?:)[^/@\s]*@")
+
+
+def _shown(name: str, value: object) -> object:
+    """A setting as printed: secrets masked, a URL's password replaced by ***."""
+    if name in SECRET_FIELDS:
+        return _masked(value)
+    if name in URL_FIELDS and isinstance(value, str):
+        return _URL_PASSWORD.sub(r"\1***@", value)
+    return value
+
+
 DEFAULT_TWILIO_API = "https://api.twilio.com"
 # Each non-US processing region's own edge location, for a region configured without one.
 TWILIO_REGION_EDGES = {"au1": "sydney", "ie1": "dublin", "jp1": "tokyo"}
@@ -377,20 +391,20 @@ class Settings(_Strict):
     def __repr_args__(self) -> Iterator[tuple[str | None, object]]:
         # repr() and str() of the settings end up in logs and tracebacks: never a secret.
         for name, value in super().__repr_args__():
-            yield name, (_masked(value) if name in SECRET_FIELDS else value)
+            yield name, _shown(str(name), value)
 
     def __iter__(self) -> Iterator[tuple[str, object]]:  # type: ignore[override]
         # dict(settings) too.
         for name, value in super().__iter__():
-            yield name, (_masked(value) if name in SECRET_FIELDS else value)
+            yield name, _shown(name, value)
 
     @model_serializer(mode="wrap")
     def _mask_secrets(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
         # model_dump() and model_dump_json() neither: whoever prints them sees only that a secret is set.
         data: dict[str, object] = handler(self)
-        for name in SECRET_FIELDS:
+        for name in (*SECRET_FIELDS, *URL_FIELDS):
             if name in data:
-                data[name] = _masked(data[name])
+                data[name] = _shown(name, data[name])
         return data
 
     @property
