@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 from hotline.cli.database import upgrade
 from hotline.embedded_redis import ensure_embedded_redis, stop_embedded_redis
 from hotline.flows.loader import FlowError, load_hotline_flows
-from hotline.settings import SettingsError, load_settings
+from hotline.settings import SettingsError, hide_password, load_settings
 
 
 def main() -> int:
@@ -65,8 +65,8 @@ def main() -> int:
     group.start("web", web, restart=False)
     print(
         f"\nhotline is running: web on http://{bind}, one worker, "
-        f"Redis at {env.get('REDIS_URL', settings.redis_url)}\n"
-        f"Database: {settings.database_url}\n"
+        f"Redis at {hide_password(env.get('REDIS_URL', settings.redis_url))}\n"
+        f"Database: {hide_password(settings.database_url)}\n"
         "Place a simulated call from another terminal:\n"
         "    .venv/bin/flask --app app simulate safe_schools            (interactive)\n"
         "    .venv/bin/flask --app app simulate prea --keys 1,-,1,1,1 --say 'someone hurt my friend'\n"

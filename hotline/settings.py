@@ -292,8 +292,13 @@ def _shown(name: str, value: object) -> object:
     if name in SECRET_FIELDS:
         return _masked(value)
     if name in URL_FIELDS and isinstance(value, str):
-        return _URL_PASSWORD.sub(r"\1***@", value)
+        return hide_password(value)
     return value
+
+
+def hide_password(url: str) -> str:
+    """The URL with the password of its user:password@ replaced by ***, for printing."""
+    return _URL_PASSWORD.sub(r"\1***@", url)
 
 
 DEFAULT_TWILIO_API = "https://api.twilio.com"

@@ -24,3 +24,12 @@ def test_a_password_in_a_url_setting_is_masked_wherever_the_settings_are_shown(t
     }.items():
         assert "pg-Pa55word-XYZ" not in text and "redis-Pa55word-XYZ" not in text, how
         assert "postgres:5432/hotline" in text and "redis:6379/0" in text, how  # the rest still shows
+
+
+def test_hide_password_keeps_everything_but_the_password() -> None:
+    from hotline.settings import hide_password
+
+    assert hide_password(DB_URL) == "postgresql+psycopg://hotline:***@postgres:5432/hotline"
+    assert hide_password(REDIS_URL) == "redis://:***@redis:6379/0"
+    assert hide_password("sqlite:////srv/hotline.db") == "sqlite:////srv/hotline.db"
+    assert hide_password("redis://redis:6379/0") == "redis://redis:6379/0"
