@@ -57,7 +57,9 @@ def verify_twilio() -> Response | None:
     # Callback URLs may carry connection overrides, which Twilio keeps to itself (see is_signed).
     fragment = CALLBACK_OVERRIDES if request.endpoint in _DATA_CALLBACKS else ""
     if not is_signed(rt.validator, url, form, request.headers.get("X-Twilio-Signature", ""), fragment):
-        log.warning("rejected a voice request without a valid Twilio signature: %s", request.path)
+        # Anyone can send this path: quoted and cut short, it can neither break a log line
+        # into forged ones (console logs) nor flood the log.
+        log.warning("rejected a voice request without a valid Twilio signature: %r", request.path[:200])
         return Response("invalid signature", status=403, mimetype="text/plain")
     # Identity fields leave here: nothing after this point can store or log them.
     g.params = scrub(form)
