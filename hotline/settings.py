@@ -679,7 +679,7 @@ def load_settings(
         value = Path(str(raw.get(key, default)))
         raw[key] = str(value if value.is_absolute() else base / value)
     storage_url = str(raw.get("storage_url") or "")
-    if storage_url.startswith("file:"):
+    if storage_url.lower().startswith("file:"):  # a URL's scheme is case-insensitive
         # One local store, whichever way it was named: whatever reads storage_path (the
         # benchmarks, the tests) sees the directory the URL names.
         from hotline.storage.urls import parse_storage_url

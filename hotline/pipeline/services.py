@@ -69,7 +69,7 @@ def check_storage_at_startup(settings: Settings) -> None:
     server is logged and the node starts anyway: a node restarted during an object-store
     outage must come back by itself, and its jobs retry until the store returns.
     """
-    if not settings.blob_store_url().startswith("s3:"):
+    if not settings.blob_store_url().lower().startswith("s3:"):  # S3://, as urlsplit reads it, too
         return  # the local store creates its directory when it is opened
     from hotline.storage.s3 import S3BlobStore
 
