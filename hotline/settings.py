@@ -626,6 +626,12 @@ def refuse_secrets_in_file(raw: Mapping[str, object], config_path: Path) -> None
         )
 
 
+# Shortest production value of secrets someone could guess: the session key signs every
+# cookie (a short one is found offline from any cookie, then sessions are forged); the
+# metrics token may be tried online without limit. (The audit key's 32 is a field rule.)
+MIN_SECRET_LENGTHS = {"secret_key": 32, "metrics_token": 16}
+
+
 def require_production_secrets(raw: Mapping[str, object], env_name: str) -> None:
     """Outside development, stop unless the environment gave every secret the app needs."""
     missing = [SECRET_FIELDS[key] for key in REQUIRED_SECRETS if not raw.get(key)]
@@ -634,6 +640,13 @@ def require_production_secrets(raw: Mapping[str, object], env_name: str) -> None
             f"HOTLINE_ENV is {env_name!r} (production) and the environment does not set "
             f"{', '.join(missing)}; development values are generated only with HOTLINE_ENV=development"
         )
+    for key, shortest in MIN_SECRET_LENGTHS.items():
+        value = raw.get(key)
+        if value and len(str(value)) < shortest:
+            raise SettingsError(
+                f"{SECRET_FIELDS[key]} is shorter than {shortest} characters, short enough to guess: make one "
+                'with python -c "import secrets; print(secrets.token_hex(32))"'
+            )
 
 
 def load_settings(
