@@ -74,13 +74,24 @@ def check_storage_at_startup(settings: Settings) -> None:
     from hotline.storage.s3 import S3BlobStore
 
     blobs = open_blob_store(settings.blob_store_url())
+    if not isinstance(blobs, S3BlobStore):
+        return
     try:
-        if isinstance(blobs, S3BlobStore):
-            blobs.probe()
+        blobs.probe()
     except StorageMisconfigured as exc:
         raise SettingsError(f"HOTLINE_STORAGE_URL: {exc}") from None
     except StorageUnavailable as exc:
         log.warning("object storage not reachable at start-up: %s", exc)
+        return
+    versioning = blobs.versioning()
+    if versioning:
+        # A delete then only hides the old versions: a shredded report's wrapped keys stay readable.
+        log.warning(
+            "the bucket %r has versioning %s: shredding leaves every deleted object readable in its "
+            "old versions unless a lifecycle rule expires noncurrent versions; use a bucket without versioning",
+            blobs.bucket,
+            versioning,
+        )
 
 
 def key_ring(settings: Settings) -> MasterKeyRing:

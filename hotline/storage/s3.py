@@ -194,6 +194,16 @@ class S3BlobStore(BlobStore):
         except (BotoCoreError, ClientError) as exc:
             raise unavailable(exc, self.url, self.bucket) from None
 
+    def versioning(self) -> str | None:
+        """The bucket's versioning status ("Enabled", "Suspended"), None if never enabled or unknown."""
+        if self._probe_client is None:
+            self._probe_client = make_client(PROBE)
+        try:
+            status = self._probe_client.get_bucket_versioning(Bucket=self.bucket).get("Status")
+        except (BotoCoreError, ClientError):
+            return None  # not allowed to ask (a narrow policy): nothing to say
+        return str(status) if status else None
+
     def check(self) -> str | None:
         """None if the bucket can be listed, else a short reason (no secrets in it)."""
         try:
