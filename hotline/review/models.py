@@ -73,3 +73,6 @@ ix_assignments_agency_report = Index("ix_assignments_agency_report", Assignment.
 ix_reports_urgency_created = Index("ix_reports_urgency_created", Report.urgency, Report.created_at, Report.id)
 # "Tipster added information" (queue filter news=1): the few assignments with news, per agency.
 ix_assignments_agency_news = Index("ix_assignments_agency_news", Assignment.agency_id, Assignment.tipster_news_at)
+# sort=news: most recent tipster information first. SQLite walks this index backwards (its
+# DESC puts NULLs last, as asked); PostgreSQL sorts the visible reports' top page instead.
+ix_reports_tipster_added = Index("ix_reports_tipster_added", Report.tipster_added_at, Report.id)
