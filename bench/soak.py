@@ -644,14 +644,16 @@ def check(cluster: Cluster, engine: Any, placed: list[Placed]) -> Verdict:
                 v.lost.append(f"report {report_id}: {agency} never notified")
             else:
                 times.append(min(sent))
-    for (report_id, agency, round_), sent in notified.items():
-        if len(sent) > 1:
-            v.duplicated.append(
-                f"report {report_id}: {agency} notified {len(sent)} times in round {round_}: "
-                f"{details[(report_id, agency, round_)]}"
-            )
         if times and len(times) == len(agencies):
             to_notified.append(max(times) - call.hung_up_at)
+    # A delivery whose SMS failed records the channels that worked (the log) and is retried
+    # for the rest: a duplicate is a channel notified twice for one agency in one round.
+    for key, found in details.items():
+        channels = [c for d in found for c in d.get("channels", [])]
+        twice = sorted({c for c in channels if channels.count(c) > 1})
+        if twice:
+            report_id, agency, round_ = key
+            v.duplicated.append(f"report {report_id}: {agency} notified by {twice} twice in round {round_}: {found}")
     twilio = cluster.twilio
     assert twilio is not None
     sms_at_twilio = len(twilio.messages)
