@@ -35,17 +35,24 @@ def papp(
     s3_prefix: str,
 ) -> Iterator[Flask]:
     """The pipeline's app with HOTLINE_STORAGE_URL on SeaweedFS instead of a directory."""
+    yield from _s3_app(tmp_path, database_url, redis_server, fake_twilio, s3_prefix, fetch_attempts=4)
+
+
+def _s3_app(
+    tmp_path: Path, database_url: str, redis_server: RedisServer, fake_twilio: Any, prefix: str, *, fetch_attempts: int
+) -> Iterator[Flask]:
+    """An app storing on S3 under `prefix` (wherever AWS_ENDPOINT_URL points), cleaned up after."""
     settings = make_settings(
         tmp_path,
         database_url,
         redis_server.url,
         twilio_api_base_url=fake_twilio.base_url,
-        storage_url=f"s3://{BUCKET}/{s3_prefix}",
-        pipeline={"fetch_attempts": 4, "reconcile_seconds": 1, "job_timeout_seconds": 60},
+        storage_url=f"s3://{BUCKET}/{prefix}",
+        pipeline={"fetch_attempts": fetch_attempts, "reconcile_seconds": 1, "job_timeout_seconds": 60},
     )
     redis.Redis.from_url(redis_server.url).flushall()
     _clean(database_url)
-    application = create_app(settings)
+    application = create_app(settings)  # an unreachable store is logged, not fatal
     yield application
     db.dispose()
     _clean(database_url)
@@ -103,21 +110,7 @@ def dead_s3_app(
 
     with pytest.MonkeyPatch.context() as env:
         env.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
-        settings = make_settings(
-            tmp_path,
-            database_url,
-            redis_server.url,
-            twilio_api_base_url=fake_twilio.base_url,
-            storage_url=f"s3://{BUCKET}/{s3_prefix}",
-            pipeline={"fetch_attempts": 2, "reconcile_seconds": 1, "job_timeout_seconds": 60},
-        )
-        redis.Redis.from_url(redis_server.url).flushall()
-        _clean(database_url)
-        application = create_app(settings)  # an unreachable store is logged, not fatal
-        yield application
-        db.dispose()
-        _clean(database_url)
-        redis.Redis.from_url(redis_server.url).flushall()
+        yield from _s3_app(tmp_path, database_url, redis_server, fake_twilio, s3_prefix, fetch_attempts=2)
 
 
 @pytest.mark.slow
